@@ -1,0 +1,43 @@
+# sockshim: `make demo` shows it, `make test` proves it.
+GO      ?= go
+BIN     := bin/sockshim
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+# The kernel tests need root; they make their own cgroups and bpffs and clean
+# up after themselves.
+TEST_TIMEOUT ?= 20m
+FUZZ_TIME    ?= 10s
+
+.PHONY: all build generate test fuzz demo bench stress clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./hook
+
+# Recreates the bpf2go bindings and objects from bpf/c (committed).
+generate:
+	scripts/deps.sh generate
+	cd bpf && $(GO) generate ./...
+
+test: build
+	scripts/deps.sh test
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz
+
+# Each fuzz target for a short time (longer: make fuzz FUZZ_TIME=5m).
+fuzz:
+	$(GO) test ./oci -run '^$$' -fuzz '^FuzzParsePorts$$' -fuzztime $(FUZZ_TIME)
+
+demo: build
+	scripts/deps.sh demo
+	scripts/demo.sh
+
+bench: build
+	scripts/deps.sh bench
+	$(BIN) bench
+
+clean:
+	rm -rf bin

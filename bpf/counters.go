@@ -1,0 +1,75 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+)
+
+// Counters are what a group's sockets sent through the redirect.
+type Counters struct {
+	Messages uint64
+	Bytes    uint64
+}
+
+func (k *Kernel) resetCounters(id uint64) error {
+	zero := make([]bypassRedirectCounters, ebpf.MustPossibleCPU())
+	if err := k.maps[mapCounters].Update(id, zero, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("create counters: %w", err)
+	}
+	return nil
+}
+
+// Counters sums a group's per-CPU redirect counters. A group without the
+// bypass has none: zero.
+func (k *Kernel) Counters(id uint64) (Counters, error) {
+	var perCPU []bypassRedirectCounters
+	err := k.maps[mapCounters].Lookup(id, &perCPU)
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return Counters{}, nil
+	}
+	if err != nil {
+		return Counters{}, fmt.Errorf("read counters of group %d: %w", id, err)
+	}
+	var c Counters
+	for _, v := range perCPU {
+		c.Messages += v.Messages
+		c.Bytes += v.Bytes
+	}
+	return c, nil
+}
+
+// MapSizes counts the entries of the maps that could grow with sockets or
+// groups; the leak tests compare them before and after.
+func (k *Kernel) MapSizes() (map[string]int, error) {
+	sizes := map[string]int{}
+	for _, name := range []string{mapVirtualToHost, mapHostToVirtual, mapCounters, mapSockets} {
+		n, err := countKeys(k.maps[name])
+		if err != nil {
+			return nil, fmt.Errorf("count %s: %w", name, err)
+		}
+		sizes[name] = n
+	}
+	return sizes, nil
+}
+
+func countKeys(m *ebpf.Map) (int, error) {
+	var prev []byte // nil: the first key
+	next := make([]byte, m.KeySize())
+	for n := 0; ; n++ {
+		var err error
+		if prev == nil {
+			err = m.NextKey(nil, next)
+		} else {
+			err = m.NextKey(prev, next)
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		prev = append(prev[:0], next...)
+	}
+}

@@ -1,0 +1,9 @@
+// Package bpf holds sockshim's eBPF programs and the code that loads them
+// once, pins them under a bpffs directory, attaches them to cgroups and reads
+// their maps.
+package bpf
+
+// The objects are built for little-endian BPF (amd64, arm64) and committed, so
+// `go build` needs no clang. `make generate` reruns these lines.
+//go:generate go tool bpf2go -cc clang -target bpfel -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu -I/usr/include/aarch64-linux-gnu" -type sock_key -type redirect_counters bypass c/bypass.c
+//go:generate go tool bpf2go -cc clang -target bpfel -cflags "-O2 -g -Wall -Werror -I/usr/include/x86_64-linux-gnu -I/usr/include/aarch64-linux-gnu" -type port_key portmap c/portmap.c

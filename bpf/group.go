@@ -1,0 +1,222 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+)
+
+// Group flags, as in c/common.h.
+const (
+	flagPorts  = 1 << 0
+	flagBypass = 1 << 1
+)
+
+// Group is one container (or `sockshim run` group): a cgroup v2 directory and
+// the treatment it gets. Its descendants get the same treatment.
+type Group struct {
+	// Name identifies the group's pins; a container id or a run id.
+	Name string
+	// Cgroup is the group's cgroup v2 directory.
+	Cgroup string
+	// Bypass opts the group's TCP sockets into the loopback bypass.
+	Bypass bool
+	// Ports are the group's virtual ports and the host ports behind them.
+	Ports []Mapping
+}
+
+// groupConfig mirrors struct group_config.
+type groupConfig struct {
+	GroupID uint64
+	Flags   uint32
+	_       uint32
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// AttachGroup attaches the programs g needs to its cgroup, with links pinned
+// under the group's directory so the attachment outlives this process, and
+// fills the port maps. It refuses the root cgroup of the hierarchy. On error
+// nothing of the group is left behind.
+func (k *Kernel) AttachGroup(g Group) (err error) {
+	if !validName.MatchString(g.Name) {
+		return fmt.Errorf("invalid group name %q: use letters, digits, '_', '.' and '-'", g.Name)
+	}
+	id, err := CgroupID(g.Cgroup)
+	if err != nil {
+		return err
+	}
+	if err := validateMappings(g.Ports); err != nil {
+		return fmt.Errorf("group %s: %w", g.Name, err)
+	}
+	dir := k.groupDir(g.Name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("group %s is already attached", g.Name)
+		}
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			k.DetachGroup(g.Name, id)
+		}
+	}()
+
+	var flags uint32
+	if len(g.Ports) > 0 {
+		flags |= flagPorts
+		if err := k.addMappings(id, g.Ports); err != nil {
+			return fmt.Errorf("group %s: %w", g.Name, err)
+		}
+	}
+	if g.Bypass {
+		flags |= flagBypass
+		if err := k.resetCounters(id); err != nil {
+			return fmt.Errorf("group %s: %w", g.Name, err)
+		}
+	}
+
+	configured := false
+	for _, p := range cgroupPrograms {
+		if p.concern == concernBypass && !g.Bypass || p.concern == concernPorts && len(g.Ports) == 0 {
+			continue
+		}
+		l, err := link.AttachCgroup(link.CgroupOptions{Path: g.Cgroup, Attach: p.attach, Program: k.progs[p.name]})
+		if err != nil {
+			return fmt.Errorf("attach %s to %s: %w", p.name, g.Cgroup, err)
+		}
+		err = l.Pin(filepath.Join(dir, p.name))
+		l.Close()
+		if err != nil {
+			return fmt.Errorf("pin link of %s: %w", p.name, err)
+		}
+		if !configured {
+			// The first attachment allocated the group's config
+			// storage, shared by all its programs; until this write it
+			// is zero and they leave sockets alone. The group's code
+			// does not run yet, so nothing goes untreated.
+			configured = true
+			cfg := groupConfig{GroupID: id, Flags: flags}
+			if err := k.maps[mapGroupConfig].Update(id, cfg, ebpf.UpdateExist); err != nil {
+				return fmt.Errorf("configure group %s: %w", g.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// DetachGroup removes a group's links (detaching its programs) and its map
+// entries. groupID is the group's cgroup id; 0 when unknown (the cgroup is
+// gone), then the entries are found by the links that remain. Detaching a
+// group that is not attached is not an error.
+func (k *Kernel) DetachGroup(name string, groupID uint64) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("invalid group name %q", name)
+	}
+	dir := k.groupDir(name)
+	ids := map[uint64]bool{}
+	if groupID != 0 {
+		ids[groupID] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	var errs []error
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		if id, err := detachPinnedLink(path); err != nil {
+			errs = append(errs, err)
+		} else if id != 0 {
+			ids[id] = true
+		}
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
+	}
+	for id := range ids {
+		if err := k.removeGroupEntries(id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// detachPinnedLink detaches the cgroup link pinned at path and unpins it,
+// returning the cgroup id it was attached to (0 when its cgroup is gone).
+// Unpinning alone would release the link from a kernel work queue, some time
+// later; BPF_LINK_DETACH takes the program off the cgroup before returning.
+func detachPinnedLink(path string) (uint64, error) {
+	var id uint64
+	l, err := link.LoadPinnedLink(path, nil)
+	if err == nil {
+		if info, err := l.Info(); err == nil {
+			if cg := info.Cgroup(); cg != nil {
+				id = cg.CgroupId
+			}
+		}
+		err = l.Detach()
+		l.Close()
+		if err != nil && !errors.Is(err, unix.ENOLINK) {
+			return id, fmt.Errorf("detach %s: %w", path, err)
+		}
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return id, fmt.Errorf("unpin %s: %w", path, err)
+	}
+	return id, nil
+}
+
+// Groups lists the names of the attached groups.
+func (k *Kernel) Groups() ([]string, error) {
+	entries, err := os.ReadDir(k.groupsDir())
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// removeGroupEntries deletes everything the maps hold for a group id.
+func (k *Kernel) removeGroupEntries(id uint64) error {
+	if err := k.removeMappings(id); err != nil {
+		return err
+	}
+	if err := k.maps[mapCounters].Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("remove counters of group %d: %w", id, err)
+	}
+	return nil
+}
+
+// CgroupID returns the id of a cgroup v2 directory (its inode number), and
+// refuses anything that is not a non-root cgroup v2 directory.
+func CgroupID(path string) (uint64, error) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(path, &fs); err != nil {
+		return 0, fmt.Errorf("cgroup %s: %w", path, err)
+	}
+	if fs.Type != unix.CGROUP2_SUPER_MAGIC {
+		return 0, fmt.Errorf("%s is not a cgroup v2 directory", path)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("cgroup %s: %w", path, err)
+	}
+	// The root of a cgroup v2 hierarchy has id 1. Attaching there would
+	// touch every socket of the host: never.
+	if st.Ino == 1 {
+		return 0, fmt.Errorf("refusing the root cgroup of the v2 hierarchy (%s): sockshim attaches only to a container's own cgroup", path)
+	}
+	return st.Ino, nil
+}

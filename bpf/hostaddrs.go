@@ -1,0 +1,62 @@
+package bpf
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/cilium/ebpf"
+)
+
+// addr16 converts an address to the 16-byte form the programs use (IPv4 as
+// IPv4-mapped IPv6).
+func addr16(a netip.Addr) [16]byte {
+	return a.As16()
+}
+
+// syncHostAddrs makes the host_addrs map hold exactly this host's current
+// non-loopback addresses, so the programs can tell a local peer from a remote
+// one.
+func (k *Kernel) syncHostAddrs() error {
+	ifAddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return fmt.Errorf("list host addresses: %w", err)
+	}
+	want := map[[16]byte]bool{}
+	for _, a := range ifAddrs {
+		prefix, err := netip.ParsePrefix(a.String())
+		if err != nil {
+			continue
+		}
+		addr := prefix.Addr().Unmap()
+		if addr.IsLoopback() {
+			continue
+		}
+		want[addr16(addr)] = true
+	}
+	m := k.maps[mapHostAddrs]
+	var key [16]byte
+	var val uint8
+	var stale [][16]byte
+	it := m.Iterate()
+	for it.Next(&key, &val) {
+		if !want[key] {
+			stale = append(stale, key)
+		}
+		delete(want, key)
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", mapHostAddrs, err)
+	}
+	for _, key := range stale {
+		if err := m.Delete(key); err != nil {
+			return fmt.Errorf("remove stale host address: %w", err)
+		}
+	}
+	for key := range want {
+		if err := m.Update(key, uint8(1), ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("add host address: %w", err)
+		}
+	}
+	return nil
+}

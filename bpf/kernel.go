@@ -1,0 +1,190 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// Kernel is a handle on sockshim's pinned programs and maps under one bpffs
+// directory. The kernel objects outlive it: Close only drops this process's
+// references.
+type Kernel struct {
+	root  string
+	progs map[string]*ebpf.Program
+	maps  map[string]*ebpf.Map
+}
+
+// Layout under the root directory.
+func (k *Kernel) mapsDir() string            { return filepath.Join(k.root, "maps") }
+func (k *Kernel) progsDir() string           { return filepath.Join(k.root, "progs", buildID()) }
+func (k *Kernel) groupsDir() string          { return filepath.Join(k.root, "groups") }
+func (k *Kernel) groupDir(name string) string { return filepath.Join(k.groupsDir(), name) }
+
+// Open returns a handle on the objects pinned under root, loading and pinning
+// them first if this build has not done so yet (safe when several processes
+// do it at once). It mounts bpffs on /sys/fs/bpf when root is below it and
+// nothing is mounted there.
+func Open(root string) (*Kernel, error) {
+	root = filepath.Clean(root)
+	if err := ensureBPFFS(root); err != nil {
+		return nil, err
+	}
+	k := &Kernel{root: root, progs: map[string]*ebpf.Program{}, maps: map[string]*ebpf.Map{}}
+	for _, dir := range []string{root, k.mapsDir(), k.groupsDir()} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	unlock, err := lockDir(root)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	if err := k.loadPinned(); errors.Is(err, os.ErrNotExist) {
+		k.Close()
+		k.progs, k.maps = map[string]*ebpf.Program{}, map[string]*ebpf.Map{}
+		err = k.loadAndPin()
+		if err != nil {
+			k.Close()
+			return nil, err
+		}
+	} else if err != nil {
+		k.Close()
+		return nil, err
+	}
+	if err := k.syncHostAddrs(); err != nil {
+		k.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+// Root is the bpffs directory of this handle.
+func (k *Kernel) Root() string { return k.root }
+
+// Close releases this process's references.
+func (k *Kernel) Close() error {
+	for _, p := range k.progs {
+		p.Close()
+	}
+	for _, m := range k.maps {
+		m.Close()
+	}
+	return nil
+}
+
+// loadPinned opens this build's pinned programs and the pinned maps. It
+// returns an error wrapping os.ErrNotExist when anything is missing.
+func (k *Kernel) loadPinned() error {
+	for _, p := range cgroupPrograms {
+		prog, err := ebpf.LoadPinnedProgram(filepath.Join(k.progsDir(), p.name), nil)
+		if err != nil {
+			return fmt.Errorf("load pinned program %s: %w", p.name, err)
+		}
+		k.progs[p.name] = prog
+	}
+	for _, name := range []string{mapGroupConfig, mapHostAddrs, mapSockets, mapCounters, mapVirtualToHost, mapHostToVirtual} {
+		m, err := ebpf.LoadPinnedMap(filepath.Join(k.mapsDir(), name), nil)
+		if err != nil {
+			return fmt.Errorf("load pinned map %s: %w", name, err)
+		}
+		k.maps[name] = m
+	}
+	return nil
+}
+
+// loadAndPin loads the embedded objects (maps shared by name through the pin
+// directory), pins the programs under this build's directory, attaches the
+// socket map's programs and removes the program pins of other builds.
+func (k *Kernel) loadAndPin() error {
+	specs, err := collectionSpecs()
+	if err != nil {
+		return err
+	}
+	opts := ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: k.mapsDir()}}
+	for _, spec := range specs {
+		coll, err := ebpf.NewCollectionWithOptions(spec, opts)
+		if errors.Is(err, ebpf.ErrMapIncompatible) {
+			return fmt.Errorf("maps pinned under %s come from an incompatible sockshim build (run `sockshim reset`): %w", k.mapsDir(), err)
+		}
+		if err != nil {
+			return fmt.Errorf("load eBPF objects: %w", err)
+		}
+		for name, p := range coll.Programs {
+			k.progs[name] = p
+		}
+		for name, m := range coll.Maps {
+			if _, ok := k.maps[name]; ok {
+				m.Close() // the same pinned map, already held
+				continue
+			}
+			k.maps[name] = m
+		}
+	}
+
+	if err := os.RemoveAll(k.progsDir()); err != nil {
+		return fmt.Errorf("clear %s: %w", k.progsDir(), err)
+	}
+	if err := os.MkdirAll(k.progsDir(), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", k.progsDir(), err)
+	}
+	for _, sp := range sockhashPrograms {
+		err := link.RawAttachProgram(link.RawAttachProgramOptions{
+			Target:  k.maps[mapSockets].FD(),
+			Program: k.progs[sp.name],
+			Attach:  sp.attach,
+		})
+		if err != nil {
+			return fmt.Errorf("attach %s to %s: %w", sp.name, mapSockets, err)
+		}
+	}
+	// Programs are pinned last: a complete program directory means a
+	// complete load.
+	for _, p := range cgroupPrograms {
+		if err := k.progs[p.name].Pin(filepath.Join(k.progsDir(), p.name)); err != nil {
+			return fmt.Errorf("pin program %s: %w", p.name, err)
+		}
+	}
+	return k.removeOtherBuilds()
+}
+
+// removeOtherBuilds unpins programs of other sockshim builds. Groups
+// attached by them keep working: their links hold the programs.
+func (k *Kernel) removeOtherBuilds() error {
+	parent := filepath.Dir(k.progsDir())
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", parent, err)
+	}
+	for _, e := range entries {
+		if e.Name() == buildID() {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
+			return fmt.Errorf("unpin old programs: %w", err)
+		}
+	}
+	return nil
+}
+
+// OpenMaps returns a read-only handle on the pinned maps, for commands that
+// only read (ls, port): it loads nothing, mounts nothing and takes no lock.
+// The error wraps os.ErrNotExist when sockshim has not loaded yet.
+func OpenMaps(root string) (*Kernel, error) {
+	k := &Kernel{root: filepath.Clean(root), progs: map[string]*ebpf.Program{}, maps: map[string]*ebpf.Map{}}
+	for _, name := range []string{mapCounters, mapVirtualToHost, mapHostToVirtual, mapSockets} {
+		m, err := ebpf.LoadPinnedMap(filepath.Join(k.mapsDir(), name), &ebpf.LoadPinOptions{ReadOnly: true})
+		if err != nil {
+			k.Close()
+			return nil, fmt.Errorf("load pinned map %s: %w", name, err)
+		}
+		k.maps[name] = m
+	}
+	return k, nil
+}

@@ -1,0 +1,113 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// Mapping is one virtual port of a group and the host port that backs it.
+type Mapping struct {
+	Proto    string `json:"proto"`     // "tcp" or "udp"
+	Port     uint16 `json:"port"`      // what the group sees
+	HostPort uint16 `json:"host_port"` // what the host has
+}
+
+func protoNumber(proto string) (uint8, error) {
+	switch proto {
+	case "tcp":
+		return unix.IPPROTO_TCP, nil
+	case "udp":
+		return unix.IPPROTO_UDP, nil
+	}
+	return 0, fmt.Errorf("unknown protocol %q", proto)
+}
+
+func validateMappings(ms []Mapping) error {
+	seenPort := map[portmapPortKey]bool{}
+	seenHost := map[portmapPortKey]bool{}
+	for _, m := range ms {
+		proto, err := protoNumber(m.Proto)
+		if err != nil {
+			return err
+		}
+		if m.Port == 0 || m.HostPort == 0 {
+			return fmt.Errorf("mapping %d->%d/%s: ports must be 1-65535", m.HostPort, m.Port, m.Proto)
+		}
+		pk := portmapPortKey{Port: m.Port, Proto: proto}
+		hk := portmapPortKey{Port: m.HostPort, Proto: proto}
+		if seenPort[pk] {
+			return fmt.Errorf("port %d/%s is mapped twice", m.Port, m.Proto)
+		}
+		if seenHost[hk] {
+			return fmt.Errorf("host port %d/%s is used twice", m.HostPort, m.Proto)
+		}
+		seenPort[pk], seenHost[hk] = true, true
+	}
+	return nil
+}
+
+// addMappings writes a group's mappings both ways.
+func (k *Kernel) addMappings(id uint64, ms []Mapping) error {
+	for _, m := range ms {
+		proto, _ := protoNumber(m.Proto)
+		v := portmapPortKey{GroupId: id, Port: m.Port, Proto: proto}
+		h := portmapPortKey{GroupId: id, Port: m.HostPort, Proto: proto}
+		if err := k.maps[mapVirtualToHost].Update(v, m.HostPort, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("map port %d/%s: %w", m.Port, m.Proto, err)
+		}
+		if err := k.maps[mapHostToVirtual].Update(h, m.Port, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("map host port %d/%s: %w", m.HostPort, m.Proto, err)
+		}
+	}
+	return nil
+}
+
+// removeMappings deletes every mapping of a group id, found by scanning.
+func (k *Kernel) removeMappings(id uint64) error {
+	for _, name := range []string{mapVirtualToHost, mapHostToVirtual} {
+		m := k.maps[name]
+		var key portmapPortKey
+		var val uint16
+		var mine []portmapPortKey
+		it := m.Iterate()
+		for it.Next(&key, &val) {
+			if key.GroupId == id {
+				mine = append(mine, key)
+			}
+		}
+		if err := it.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		for _, key := range mine {
+			if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("remove mapping from %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Mappings reads a group's mappings back from the kernel.
+func (k *Kernel) Mappings(id uint64) ([]Mapping, error) {
+	var out []Mapping
+	var key portmapPortKey
+	var host uint16
+	it := k.maps[mapVirtualToHost].Iterate()
+	for it.Next(&key, &host) {
+		if key.GroupId != id {
+			continue
+		}
+		proto := "tcp"
+		if key.Proto == unix.IPPROTO_UDP {
+			proto = "udp"
+		}
+		out = append(out, Mapping{Proto: proto, Port: key.Port, HostPort: host})
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", mapVirtualToHost, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,85 @@
+package bpf
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+)
+
+// Concern is what a program does for a group; a group gets the programs of
+// the concerns it asked for.
+type concern int
+
+const (
+	concernBypass concern = iota
+	concernPorts
+)
+
+// cgroupProgram is a program attached to each group's cgroup.
+type cgroupProgram struct {
+	name    string
+	attach  ebpf.AttachType
+	concern concern
+}
+
+// cgroupPrograms are attached to each group's cgroup, in this order. A test
+// checks the table against the objects.
+var cgroupPrograms = []cgroupProgram{
+	{"bypass_track_established", ebpf.AttachCGroupSockOps, concernBypass},
+	{"portmap_bind4", ebpf.AttachCGroupInet4Bind, concernPorts},
+	{"portmap_bind6", ebpf.AttachCGroupInet6Bind, concernPorts},
+	{"portmap_connect4", ebpf.AttachCGroupInet4Connect, concernPorts},
+	{"portmap_connect6", ebpf.AttachCGroupInet6Connect, concernPorts},
+	{"portmap_getsockname4", ebpf.AttachCgroupInet4GetSockname, concernPorts},
+	{"portmap_getsockname6", ebpf.AttachCgroupInet6GetSockname, concernPorts},
+	{"portmap_getpeername4", ebpf.AttachCgroupInet4GetPeername, concernPorts},
+	{"portmap_getpeername6", ebpf.AttachCgroupInet6GetPeername, concernPorts},
+	{"portmap_sendmsg4", ebpf.AttachCGroupUDP4Sendmsg, concernPorts},
+	{"portmap_sendmsg6", ebpf.AttachCGroupUDP6Sendmsg, concernPorts},
+	{"portmap_recvmsg4", ebpf.AttachCGroupUDP4Recvmsg, concernPorts},
+	{"portmap_recvmsg6", ebpf.AttachCGroupUDP6Recvmsg, concernPorts},
+}
+
+// sockhashPrograms are attached once to the shared socket map.
+var sockhashPrograms = []struct {
+	name   string
+	attach ebpf.AttachType
+}{
+	{"bypass_redirect_msg", ebpf.AttachSkMsgVerdict},
+	{"bypass_pass_skb", ebpf.AttachSkSKBStreamVerdict},
+}
+
+// Names of the maps userspace reads or writes.
+const (
+	mapGroupConfig   = "group_config"
+	mapHostAddrs     = "host_addrs"
+	mapSockets       = "bypass_sockets"
+	mapCounters      = "bypass_counters"
+	mapVirtualToHost = "virtual_to_host"
+	mapHostToVirtual = "host_to_virtual"
+)
+
+// collectionSpecs parses the embedded objects.
+func collectionSpecs() ([]*ebpf.CollectionSpec, error) {
+	var specs []*ebpf.CollectionSpec
+	for _, load := range []func() (*ebpf.CollectionSpec, error){loadBypass, loadPortmap} {
+		spec, err := load()
+		if err != nil {
+			return nil, fmt.Errorf("parse embedded eBPF object: %w", err)
+		}
+		specs = append(specs, spec)
+	}
+	return specs, nil
+}
+
+// buildID names this build's programs: pinned programs of another build are
+// replaced, not reused.
+func buildID() string {
+	h := sha256.New()
+	for _, b := range [][]byte{_BypassBytes, _PortmapBytes} {
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The two ends of the benchmark, run by `sockshim bench` as separate
+// processes (each in its own group). They use blocking syscalls on one
+// locked OS thread pinned to a CPU, so the figures are the kernel's path and
+// not Go's scheduler or netpoller.
+
+// pinThread locks the goroutine to its OS thread and that thread to cpu
+// (-1: no pinning).
+func pinThread(cpu int) error {
+	runtime.LockOSThread()
+	if cpu < 0 {
+		return nil
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return fmt.Errorf("pin to CPU %d: %w", cpu, err)
+	}
+	return nil
+}
+
+// benchSocket returns a listening socket for network "tcp" (127.0.0.1:0)
+// or "unix" (the path addr) and the address to dial.
+func benchListen(network, addr string) (fd int, dial string, err error) {
+	if network == "unix" {
+		fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return -1, "", err
+		}
+		os.Remove(addr)
+		if err = unix.Bind(fd, &unix.SockaddrUnix{Name: addr}); err != nil {
+			return -1, "", err
+		}
+		return fd, addr, unix.Listen(fd, 1)
+	}
+	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, "", err
+	}
+	if err = unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return -1, "", err
+	}
+	if err = unix.Listen(fd, 1); err != nil {
+		return -1, "", err
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return -1, "", err
+	}
+	return fd, strconv.Itoa(sa.(*unix.SockaddrInet4).Port), nil
+}
+
+func benchDial(network, addr string) (int, error) {
+	if network == "unix" {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		return fd, unix.Connect(fd, &unix.SockaddrUnix{Name: addr})
+	}
+	port, err := strconv.Atoi(addr)
+	if err != nil {
+		return -1, fmt.Errorf("port %q: %w", addr, err)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return -1, err
+	}
+	return fd, unix.Connect(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: port})
+}
+
+// readFull reads exactly len(buf) bytes: a short read is never a reply.
+func readFull(fd int, buf []byte) error {
+	for off := 0; off < len(buf); {
+		n, err := unix.Read(fd, buf[off:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errors.New("peer closed")
+		}
+		off += n
+	}
+	return nil
+}
+
+func writeFull(fd int, buf []byte) error {
+	for off := 0; off < len(buf); {
+		n, err := unix.Write(fd, buf[off:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
+
+// cmdBenchEcho: __bench-echo NETWORK ADDR SIZE CPU. Prints the address to
+// dial, then echoes SIZE-byte requests of one connection until it closes.
+func cmdBenchEcho(args []string) int {
+	if len(args) != 4 {
+		return fail(exitUsage, "__bench-echo NETWORK ADDR SIZE CPU")
+	}
+	size, _ := strconv.Atoi(args[2])
+	cpu, _ := strconv.Atoi(args[3])
+	if err := pinThread(cpu); err != nil {
+		return fail(exitFailure, "bench echo: %v", err)
+	}
+	lfd, dial, err := benchListen(args[0], args[1])
+	if err != nil {
+		return fail(exitFailure, "bench echo: listen: %v", err)
+	}
+	fmt.Println(dial)
+	fd, _, err := unix.Accept(lfd)
+	if err != nil {
+		return fail(exitFailure, "bench echo: accept: %v", err)
+	}
+	unix.Close(lfd)
+	if args[0] != "unix" {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	buf := make([]byte, size)
+	for {
+		if err := readFull(fd, buf); err != nil {
+			return exitOK // the client is done
+		}
+		if err := writeFull(fd, buf); err != nil {
+			return fail(exitFailure, "bench echo: write: %v", err)
+		}
+	}
+}
+
+// rttResult is one run's latency summary, in microseconds.
+type rttResult struct {
+	MeanUS   float64 `json:"mean_us"`
+	P50US    float64 `json:"p50_us"`
+	P99US    float64 `json:"p99_us"`
+	P999US   float64 `json:"p999_us"`
+	Requests int     `json:"requests"`
+	Size     int     `json:"size"`
+}
+
+// cmdBenchClient: __bench-client NETWORK ADDR REQUESTS SIZE CPU. Sends
+// REQUESTS requests of SIZE bytes, each waiting for its full echo, after a
+// warm-up that is not counted, and prints an rttResult as JSON.
+func cmdBenchClient(args []string) int {
+	if len(args) != 5 {
+		return fail(exitUsage, "__bench-client NETWORK ADDR REQUESTS SIZE CPU")
+	}
+	requests, _ := strconv.Atoi(args[2])
+	size, _ := strconv.Atoi(args[3])
+	cpu, _ := strconv.Atoi(args[4])
+	if requests <= 0 || size <= 0 {
+		return fail(exitUsage, "bench client: REQUESTS and SIZE must be positive")
+	}
+	if err := pinThread(cpu); err != nil {
+		return fail(exitFailure, "bench client: %v", err)
+	}
+	fd, err := benchDial(args[0], args[1])
+	if err != nil {
+		return fail(exitFailure, "bench client: connect: %v", err)
+	}
+	defer unix.Close(fd)
+	req, resp := make([]byte, size), make([]byte, size)
+	for i := range req {
+		req[i] = byte(i)
+	}
+	roundTrip := func() error {
+		if err := writeFull(fd, req); err != nil {
+			return err
+		}
+		return readFull(fd, resp)
+	}
+	warmup := min(requests/10+1, 5000)
+	for i := 0; i < warmup; i++ {
+		if err := roundTrip(); err != nil {
+			return fail(exitFailure, "bench client: warm-up: %v", err)
+		}
+	}
+	rtts := make([]time.Duration, requests)
+	for i := range rtts {
+		start := time.Now()
+		if err := roundTrip(); err != nil {
+			return fail(exitFailure, "bench client: request %d: %v", i, err)
+		}
+		rtts[i] = time.Since(start)
+	}
+	if string(resp) != string(req) {
+		return fail(exitFailure, "bench client: echo differs from request")
+	}
+	out, _ := json.Marshal(summarize(rtts, size))
+	fmt.Println(string(out))
+	return exitOK
+}
+
+// summarize computes the mean as the prototype did (total of per-request
+// times over the count) and the percentiles.
+func summarize(rtts []time.Duration, size int) rttResult {
+	var total time.Duration
+	for _, d := range rtts {
+		total += d
+	}
+	sorted := append([]time.Duration(nil), rtts...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	pct := func(p float64) float64 {
+		i := int(p * float64(len(sorted)-1))
+		return float64(sorted[i]) / 1e3
+	}
+	return rttResult{
+		MeanUS:   float64(total) / float64(len(rtts)) / 1e3,
+		P50US:    pct(0.50),
+		P99US:    pct(0.99),
+		P999US:   pct(0.999),
+		Requests: len(rtts),
+		Size:     size,
+	}
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"os"
+
+	"github.com/sockshim/sockshim/internal/doctor"
+)
+
+const doctorUsage = `sockshim doctor [OPTIONS]
+
+Checks the kernel and host for what sockshim needs and says what is missing
+and how to fix it: privileges, the bpf() syscall, the cgroup v2 mount,
+bpffs, the map types (SOCKHASH, sk_storage, cgroup storage), the program
+types and helpers (sock_ops, sk_msg, sk_skb, cgroup sock and sock_addr), and
+the sockmap FIONREAD regression (a real probe over loopback, with and
+without the no-op stream_verdict sockshim attaches). It changes nothing.
+
+Exit status: 0 when everything required is there, 1 otherwise.
+`
+
+func cmdDoctor(args []string) int {
+	fs := newFlagSet("doctor")
+	opts := addOptions(fs)
+	if code, ok := parse(fs, doctorUsage, args); !ok {
+		return code
+	}
+	if !doctor.Report(os.Stdout, doctor.Run(doctor.Options{BPFFS: opts.bpffs})) {
+		return exitFailure
+	}
+	return exitOK
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/cgroup"
+	"github.com/sockshim/sockshim/internal/group"
+	"github.com/sockshim/sockshim/internal/records"
+	"github.com/sockshim/sockshim/oci"
+)
+
+const runUsage = `sockshim run [--ports SPECS] [--bypass] [OPTIONS] -- CMD [ARG...]
+
+Runs CMD in a fresh child cgroup with sockshim's treatment, no container
+runtime needed. CMD's first instruction already runs in the cgroup. Its
+stdio is passed through, SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded
+to it, and sockshim exits with its exit code (128+N when a signal N ended
+it). Afterwards whatever CMD left running in the cgroup is killed, and the
+cgroup, its pins and its record are removed.
+
+  --ports SPECS         virtual ports, as io.sockshim.ports: PORT,
+                        HOSTPORT:PORT or LOW-HIGH, each with an optional
+                        /tcp (default) or /udp, comma-separated
+  --bypass              opt CMD's TCP sockets into the loopback bypass
+  --pool LOW-HIGH       host ports to allocate from (default 20000-29999)
+  --name ID             id shown by sockshim ls (default run-<random>)
+  --cgroup-parent DIR   cgroup v2 directory to create the group under
+                        (default <cgroup v2 mount>/sockshim)
+  --bpffs DIR, --state-dir DIR, --log-level LEVEL   as for every command
+
+Exit status: CMD's, or 125 when sockshim could not set up or start CMD
+(the error is one line on stderr), 2 for bad flags.
+
+Example: two servers on "port 3000" at once
+  sockshim run --ports 3000 -- python3 -m http.server 3000 &
+  sockshim run --ports 3000 -- python3 -m http.server 3000 &
+  sockshim ls
+`
+
+func cmdRun(args []string) int {
+	fs := newFlagSet("run")
+	portsFlag := fs.String("ports", "", "")
+	bypass := fs.Bool("bypass", false, "")
+	poolFlag := fs.String("pool", group.DefaultPool.String(), "")
+	name := fs.String("name", "", "")
+	parent := fs.String("cgroup-parent", "", "")
+	opts := addOptions(fs)
+	if code, ok := parse(fs, runUsage, args); !ok {
+		return code
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		return fail(exitUsage, "run: no command given (sockshim run [FLAGS] -- CMD [ARG...])")
+	}
+	ports, err := oci.ParsePorts(*portsFlag)
+	if *portsFlag == "" {
+		ports, err = nil, nil
+	}
+	if err != nil {
+		return fail(exitUsage, "run: --ports: %v", err)
+	}
+	pool, err := group.ParsePool(*poolFlag)
+	if err != nil {
+		return fail(exitUsage, "run: --pool: %v", err)
+	}
+	id := *name
+	if id == "" {
+		id = "run-" + randomHex(4)
+	}
+	r := &runner{opts: opts, id: id, parent: *parent, spec: group.Spec{ID: id, Kind: "run", Bypass: *bypass, Ports: ports, Pool: pool, CreatedCgroup: true}}
+	if err := r.setUp(); err != nil {
+		r.tearDown()
+		return fail(exitRunFailure, "run: %v", err)
+	}
+	code, err := r.runCommand(argv)
+	if terr := r.tearDown(); terr != nil {
+		opts.logger().Warn("cleanup after run", "id", id, "error", terr)
+	}
+	if err != nil {
+		return fail(exitRunFailure, "run: %v", err)
+	}
+	return code
+}
+
+// runner holds what `sockshim run` made, to undo it.
+type runner struct {
+	opts    *options
+	id      string
+	parent  string
+	spec    group.Spec
+	mnt     string
+	cgroup  string
+	k       *bpf.Kernel
+	store   *records.Store
+	made     bool // the cgroup exists
+	attached bool
+}
+
+func (r *runner) setUp() error {
+	var err error
+	if r.mnt, err = cgroup.Mountpoint(); err != nil {
+		return err
+	}
+	if r.parent == "" {
+		r.parent = filepath.Join(r.mnt, "sockshim")
+	}
+	r.cgroup = filepath.Join(r.parent, r.id)
+	r.spec.Cgroup = r.cgroup
+	if r.store, err = records.Open(r.opts.stateDir); err != nil {
+		return err
+	}
+	if r.k, err = bpf.Open(r.opts.bpffs); err != nil {
+		return err
+	}
+	if err := cgroup.Create(r.mnt, r.cgroup); err != nil {
+		return err
+	}
+	r.made = true
+	rec, err := group.Setup(r.k, r.store, r.spec)
+	if err != nil {
+		return err
+	}
+	r.attached = true
+	for _, m := range rec.Ports {
+		r.opts.logger().Info("port", "id", r.id, "port", m.Port, "proto", m.Proto, "host_port", m.HostPort)
+	}
+	return nil
+}
+
+// runCommand starts argv inside the cgroup (clone3 with CLONE_INTO_CGROUP,
+// so no instruction of it runs outside), forwards signals, and returns its
+// exit code.
+func (r *runner) runCommand(argv []string) (int, error) {
+	fd, err := syscall.Open(r.cgroup, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open cgroup %s: %w", r.cgroup, err)
+	}
+	defer syscall.Close(fd)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return exitErr.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("wait for %s: %w", argv[0], err)
+	}
+	return 0, nil
+}
+
+// tearDown undoes setUp, also after a partial one.
+func (r *runner) tearDown() error {
+	var errs []error
+	if r.attached {
+		errs = append(errs, group.Teardown(r.k, r.store, r.id))
+	}
+	if r.made {
+		errs = append(errs, cgroup.Remove(r.mnt, r.cgroup))
+		// The shared parent goes when it is empty; another run may still
+		// use it, then rmdir fails and that is fine.
+		if filepath.Dir(r.cgroup) == filepath.Join(r.mnt, "sockshim") {
+			os.Remove(filepath.Dir(r.cgroup))
+		}
+	}
+	if r.k != nil {
+		r.k.Close()
+	}
+	return errors.Join(errs...)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

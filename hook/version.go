@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"golang.org/x/sys/unix"
+)
+
+const versionUsage = `sockshim version
+
+Prints sockshim's version and commit, the kernel release, and the kernel
+features sockshim uses.
+`
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func cmdVersion(args []string) int {
+	commit := "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				commit = s.Value
+			}
+		}
+	}
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	fmt.Printf("sockshim %s\ncommit: %s\nkernel: %s\n", version, commit, unix.ByteSliceToString(uts.Release[:]))
+	fmt.Println("kernel features used: cgroup v2 bpf_link; cgroup/sock_create; cgroup sock_addr hooks bind4/6, connect4/6, getsockname4/6, getpeername4/6, sendmsg4/6, recvmsg4/6; sockops; SOCKHASH with sk_msg and sk_skb stream_verdict; sk_storage; cgroup storage")
+	return exitOK
+}

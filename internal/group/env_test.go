@@ -1,0 +1,90 @@
+package group
+
+import (
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/records"
+	"github.com/sockshim/sockshim/internal/testenv"
+	"github.com/sockshim/sockshim/oci"
+)
+
+// env is one test's private sockshim: its own bpffs, state directory and
+// parent cgroup, all removed in cleanup; the root cgroup is checked to stay
+// untouched.
+type env struct {
+	k      *bpf.Kernel
+	store  *records.Store
+	parent string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	root := testenv.BPFFS(t)
+	k, err := bpf.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	store, err := records.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{k: k, store: store, parent: testenv.CgroupParent(t)}
+	mnt := testenv.CgroupMount(t)
+	t.Cleanup(func() {
+		if n, err := bpf.AttachedPrograms(mnt); err != nil || n != 0 {
+			t.Errorf("root cgroup %s has %d programs attached (%v)", mnt, n, err)
+		}
+	})
+	return e
+}
+
+// group sets a group up in a new child cgroup and tears it down in cleanup.
+func (e *env) group(t *testing.T, name string, bypass bool, ports ...oci.PortSpec) (*records.Record, string) {
+	t.Helper()
+	cg := testenv.Cgroup(t, e.parent, name)
+	rec, err := Setup(e.k, e.store, Spec{ID: name, Kind: "run", Cgroup: cg, Bypass: bypass, Ports: ports, Pool: DefaultPool})
+	if err != nil {
+		t.Fatalf("set up %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := Teardown(e.k, e.store, name); err != nil {
+			t.Errorf("tear down %s: %v", name, err)
+		}
+	})
+	return rec, cg
+}
+
+func tcp(port uint16) oci.PortSpec { return oci.PortSpec{Proto: "tcp", Port: port} }
+func udp(port uint16) oci.PortSpec { return oci.PortSpec{Proto: "udp", Port: port} }
+
+func hostPort(t *testing.T, rec *records.Record, proto string, port uint16) uint16 {
+	t.Helper()
+	for _, m := range rec.Ports {
+		if m.Proto == proto && m.Port == port {
+			return m.HostPort
+		}
+	}
+	t.Fatalf("%s has no mapping for %d/%s: %v", rec.ID, port, proto, rec.Ports)
+	return 0
+}
+
+func portOf(t *testing.T, addr string) uint16 {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("address %q: %v", addr, err)
+	}
+	n, _ := strconv.Atoi(p)
+	return uint16(n)
+}
+
+func withPort(host string, port uint16) string {
+	return net.JoinHostPort(host, strconv.Itoa(int(port)))
+}
+
+const helperTimeout = 30 * time.Second

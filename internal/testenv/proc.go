@@ -1,0 +1,136 @@
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const helperEnv = "SOCKSHIM_TESTENV_HELPER"
+
+// Main runs the helper commands when the test binary was started as a
+// helper, else the tests. Call it from TestMain.
+func Main(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(helperMain(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// Proc is a helper process running in a cgroup.
+type Proc struct {
+	cmd    *exec.Cmd
+	lines  *bufio.Scanner
+	stderr *bytes.Buffer
+	done   chan struct{}
+	err    error
+}
+
+// Start runs the helper command args (see helpers.go) with its first
+// instruction already in cgroupPath ("" for the test's own cgroup), and kills
+// it in cleanup.
+func Start(t testing.TB, cgroupPath string, args ...string) *Proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	if cgroupPath != "" {
+		fd, err := syscall.Open(cgroupPath, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatalf("open cgroup %s: %v", cgroupPath, err)
+		}
+		defer syscall.Close(fd)
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	}
+	// An os.Pipe of our own, not StdoutPipe: Wait runs concurrently and
+	// would close a StdoutPipe before its last lines are read.
+	out, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout = w
+	cmd.Stderr = p.stderr
+	p.lines = bufio.NewScanner(out)
+	p.lines.Buffer(make([]byte, 1<<20), 1<<20)
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		out.Close()
+		t.Fatalf("start helper %v: %v", args, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.done
+		out.Close()
+	})
+	return p
+}
+
+// Line returns the helper's next stdout line, failing after timeout.
+func (p *Proc) Line(t testing.TB, timeout time.Duration) string {
+	t.Helper()
+	got := make(chan string, 1)
+	go func() {
+		if p.lines.Scan() {
+			got <- p.lines.Text()
+		} else {
+			got <- ""
+		}
+	}()
+	select {
+	case l := <-got:
+		if l == "" {
+			t.Fatalf("helper %v ended without output: %v\nstderr: %s", p.cmd.Args[1:], p.err, p.stderr.String())
+		}
+		return l
+	case <-time.After(timeout):
+		t.Fatalf("helper %v: no output in %v\nstderr: %s", p.cmd.Args[1:], timeout, p.stderr.String())
+	}
+	return ""
+}
+
+// JSON decodes the helper's next stdout line into v.
+func (p *Proc) JSON(t testing.TB, timeout time.Duration, v any) {
+	t.Helper()
+	l := p.Line(t, timeout)
+	if err := json.Unmarshal([]byte(l), v); err != nil {
+		t.Fatalf("helper %v printed %q: %v", p.cmd.Args[1:], l, err)
+	}
+}
+
+// Wait waits for the helper to exit and returns its error and stderr.
+func (p *Proc) Wait(timeout time.Duration) (error, string) {
+	select {
+	case <-p.done:
+		return p.err, p.stderr.String()
+	case <-time.After(timeout):
+		p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("helper %v: timed out after %v", p.cmd.Args[1:], timeout), p.stderr.String()
+	}
+}
+
+// Pid is the helper's process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Run runs a helper to completion and decodes its one JSON line into v.
+func Run(t testing.TB, cgroupPath string, timeout time.Duration, v any, args ...string) {
+	t.Helper()
+	p := Start(t, cgroupPath, args...)
+	p.JSON(t, timeout, v)
+	if err, stderr := p.Wait(timeout); err != nil {
+		t.Fatalf("helper %v: %v\n%s", args, err, strings.TrimSpace(stderr))
+	}
+}
+
