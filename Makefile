@@ -30,6 +30,7 @@ test: build
 # Each fuzz target for a short time (longer: make fuzz FUZZ_TIME=5m).
 fuzz:
 	$(GO) test ./oci -run '^$$' -fuzz '^FuzzParsePorts$$' -fuzztime $(FUZZ_TIME)
+	$(GO) test ./oci -run '^$$' -fuzz '^FuzzReadState$$' -fuzztime $(FUZZ_TIME)
 
 demo: build
 	scripts/deps.sh demo

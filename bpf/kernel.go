@@ -20,9 +20,9 @@ type Kernel struct {
 }
 
 // Layout under the root directory.
-func (k *Kernel) mapsDir() string            { return filepath.Join(k.root, "maps") }
-func (k *Kernel) progsDir() string           { return filepath.Join(k.root, "progs", buildID()) }
-func (k *Kernel) groupsDir() string          { return filepath.Join(k.root, "groups") }
+func (k *Kernel) mapsDir() string             { return filepath.Join(k.root, "maps") }
+func (k *Kernel) progsDir() string            { return filepath.Join(k.root, "progs", buildID()) }
+func (k *Kernel) groupsDir() string           { return filepath.Join(k.root, "groups") }
 func (k *Kernel) groupDir(name string) string { return filepath.Join(k.groupsDir(), name) }
 
 // Open returns a handle on the objects pinned under root, loading and pinning

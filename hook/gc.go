@@ -39,4 +39,3 @@ func cmdGC(args []string) int {
 	}
 	return exitOK
 }
-

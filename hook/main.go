@@ -23,8 +23,9 @@ var hidden = map[string]func(args []string) int{}
 
 func init() {
 	for name, c := range map[string]command{
-		"run":     {"run a command in a fresh cgroup with ports and bypass", runUsage, cmdRun},
-		"ls":      {"list containers and groups under sockshim", lsUsage, cmdLs},
+		"run": {"run a command in a fresh cgroup with ports and bypass", runUsage, cmdRun},
+		"ls":  {"list containers and groups under sockshim", lsUsage, cmdLs},
+
 		"doctor":  {"check the kernel and host for what sockshim needs", doctorUsage, cmdDoctor},
 		"gc":      {"remove what is left of groups whose cgroup is gone", gcUsage, cmdGC},
 		"reset":   {"detach and unpin everything sockshim installed", resetUsage, cmdReset},

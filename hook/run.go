@@ -93,14 +93,14 @@ func cmdRun(args []string) int {
 
 // runner holds what `sockshim run` made, to undo it.
 type runner struct {
-	opts    *options
-	id      string
-	parent  string
-	spec    group.Spec
-	mnt     string
-	cgroup  string
-	k       *bpf.Kernel
-	store   *records.Store
+	opts     *options
+	id       string
+	parent   string
+	spec     group.Spec
+	mnt      string
+	cgroup   string
+	k        *bpf.Kernel
+	store    *records.Store
 	made     bool // the cgroup exists
 	attached bool
 }

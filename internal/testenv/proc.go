@@ -15,6 +15,9 @@ import (
 
 const helperEnv = "SOCKSHIM_TESTENV_HELPER"
 
+// IsHelper reports whether this test binary was started as a helper.
+func IsHelper() bool { return os.Getenv(helperEnv) != "" }
+
 // Main runs the helper commands when the test binary was started as a
 // helper, else the tests. Call it from TestMain.
 func Main(m *testing.M) {
@@ -133,4 +136,3 @@ func Run(t testing.TB, cgroupPath string, timeout time.Duration, v any, args ...
 		t.Fatalf("helper %v: %v\n%s", args, err, strings.TrimSpace(stderr))
 	}
 }
-

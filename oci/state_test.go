@@ -1,0 +1,52 @@
+package oci
+
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestReadState(t *testing.T) {
+	st, err := ReadState(strings.NewReader(`{"ociVersion":"1.0.2","id":"c1","status":"created","pid":42,"bundle":"/b","annotations":{"io.sockshim.ports":"3000"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ID != "c1" || st.Pid != 42 || st.Bundle != "/b" || st.Status != specs.StateCreated || st.Annotations[AnnotationPorts] != "3000" {
+		t.Fatalf("state %+v", st)
+	}
+	old, err := ReadState(strings.NewReader(`{"id":"c2","status":"stopped","bundlePath":"/old"}`))
+	if err != nil || old.Bundle != "/old" {
+		t.Fatalf("bundlePath: %+v, %v", old, err)
+	}
+}
+
+func TestReadStateRefusesBadInput(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty":       "",
+		"blank":       " \n",
+		"not JSON":    "hello",
+		"wrong shape": `[1,2]`,
+		"no id":       `{"status":"created","pid":1}`,
+		"bad pid":     `{"id":"x","pid":"one"}`,
+	} {
+		if _, err := ReadState(strings.NewReader(in)); err == nil {
+			t.Errorf("%s: accepted %q", name, in)
+		} else if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error spans lines: %q", name, err)
+		}
+	}
+}
+
+func FuzzReadState(f *testing.F) {
+	f.Add(`{"id":"c1","status":"created","pid":42,"bundle":"/b"}`)
+	f.Add(`{"id":"c2","bundlePath":"/b","annotations":{"io.sockshim.ports":"3000"}}`)
+	f.Add(`[]`)
+	f.Add(``)
+	f.Fuzz(func(t *testing.T, in string) {
+		st, err := ReadState(strings.NewReader(in))
+		if err == nil && st.ID == "" {
+			t.Fatalf("%q: accepted a state without id", in)
+		}
+	})
+}
