@@ -14,7 +14,7 @@ FUZZ_TIME    ?= 10s
 all: build
 
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./hook
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./hook
 
 # Recreates the bpf2go bindings and objects from bpf/c (committed).
 generate:

@@ -14,8 +14,12 @@ type Counters struct {
 }
 
 func (k *Kernel) resetCounters(id uint64) error {
+	m, err := k.bpfMap(mapCounters)
+	if err != nil {
+		return err
+	}
 	zero := make([]bypassRedirectCounters, ebpf.MustPossibleCPU())
-	if err := k.maps[mapCounters].Update(id, zero, ebpf.UpdateAny); err != nil {
+	if err := m.Update(id, zero, ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("create counters: %w", err)
 	}
 	return nil
@@ -24,8 +28,12 @@ func (k *Kernel) resetCounters(id uint64) error {
 // Counters sums a group's per-CPU redirect counters. A group without the
 // bypass has none: zero.
 func (k *Kernel) Counters(id uint64) (Counters, error) {
+	m, err := k.bpfMap(mapCounters)
+	if err != nil {
+		return Counters{}, err
+	}
 	var perCPU []bypassRedirectCounters
-	err := k.maps[mapCounters].Lookup(id, &perCPU)
+	err = m.Lookup(id, &perCPU)
 	if errors.Is(err, ebpf.ErrKeyNotExist) {
 		return Counters{}, nil
 	}
@@ -45,7 +53,11 @@ func (k *Kernel) Counters(id uint64) (Counters, error) {
 func (k *Kernel) MapSizes() (map[string]int, error) {
 	sizes := map[string]int{}
 	for _, name := range []string{mapVirtualToHost, mapHostToVirtual, mapCounters, mapSockets} {
-		n, err := countKeys(k.maps[name])
+		m, err := k.bpfMap(name)
+		if err != nil {
+			return nil, err
+		}
+		n, err := countKeys(m)
 		if err != nil {
 			return nil, fmt.Errorf("count %s: %w", name, err)
 		}

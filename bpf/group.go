@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -38,14 +37,28 @@ type groupConfig struct {
 	_       uint32
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+// validName accepts names safe as one path element: 1-128 letters, digits,
+// '_', '.' and '-', starting with a letter or digit. (A regexp with {0,127}
+// compiles to a large program at start-up, which the hook pays every time.)
+func validName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i, c := range name {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // AttachGroup attaches the programs g needs to its cgroup, with links pinned
 // under the group's directory so the attachment outlives this process, and
 // fills the port maps. It refuses the root cgroup of the hierarchy. On error
 // nothing of the group is left behind.
 func (k *Kernel) AttachGroup(g Group) (err error) {
-	if !validName.MatchString(g.Name) {
+	if !validName(g.Name) {
 		return fmt.Errorf("invalid group name %q: use letters, digits, '_', '.' and '-'", g.Name)
 	}
 	id, err := CgroupID(g.Cgroup)
@@ -87,7 +100,11 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 		if p.concern == concernBypass && !g.Bypass || p.concern == concernPorts && len(g.Ports) == 0 {
 			continue
 		}
-		l, err := link.AttachCgroup(link.CgroupOptions{Path: g.Cgroup, Attach: p.attach, Program: k.progs[p.name]})
+		prog, err := k.program(p.name)
+		if err != nil {
+			return err
+		}
+		l, err := link.AttachCgroup(link.CgroupOptions{Path: g.Cgroup, Attach: p.attach, Program: prog})
 		if err != nil {
 			return fmt.Errorf("attach %s to %s: %w", p.name, g.Cgroup, err)
 		}
@@ -103,7 +120,11 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 			// does not run yet, so nothing goes untreated.
 			configured = true
 			cfg := groupConfig{GroupID: id, Flags: flags}
-			if err := k.maps[mapGroupConfig].Update(id, cfg, ebpf.UpdateExist); err != nil {
+			m, err := k.bpfMap(mapGroupConfig)
+			if err != nil {
+				return err
+			}
+			if err := m.Update(id, cfg, ebpf.UpdateExist); err != nil {
 				return fmt.Errorf("configure group %s: %w", g.Name, err)
 			}
 		}
@@ -116,7 +137,7 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 // gone), then the entries are found by the links that remain. Detaching a
 // group that is not attached is not an error.
 func (k *Kernel) DetachGroup(name string, groupID uint64) error {
-	if !validName.MatchString(name) {
+	if !validName(name) {
 		return fmt.Errorf("invalid group name %q", name)
 	}
 	dir := k.groupDir(name)
@@ -193,7 +214,11 @@ func (k *Kernel) removeGroupEntries(id uint64) error {
 	if err := k.removeMappings(id); err != nil {
 		return err
 	}
-	if err := k.maps[mapCounters].Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	m, err := k.bpfMap(mapCounters)
+	if err != nil {
+		return err
+	}
+	if err := m.Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("remove counters of group %d: %w", id, err)
 	}
 	return nil

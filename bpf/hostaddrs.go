@@ -34,7 +34,10 @@ func (k *Kernel) syncHostAddrs() error {
 		}
 		want[addr16(addr)] = true
 	}
-	m := k.maps[mapHostAddrs]
+	m, err := k.bpfMap(mapHostAddrs)
+	if err != nil {
+		return err
+	}
 	var key [16]byte
 	var val uint8
 	var stale [][16]byte

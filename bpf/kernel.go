@@ -46,17 +46,13 @@ func Open(root string) (*Kernel, error) {
 	}
 	defer unlock()
 
-	if err := k.loadPinned(); errors.Is(err, os.ErrNotExist) {
-		k.Close()
-		k.progs, k.maps = map[string]*ebpf.Program{}, map[string]*ebpf.Map{}
-		err = k.loadAndPin()
-		if err != nil {
+	// Programs are pinned last, so a complete program directory means a
+	// complete load; what a command needs is then opened on first use.
+	if !k.programsPinned() {
+		if err := k.loadAndPin(); err != nil {
 			k.Close()
 			return nil, err
 		}
-	} else if err != nil {
-		k.Close()
-		return nil, err
 	}
 	if err := k.syncHostAddrs(); err != nil {
 		k.Close()
@@ -79,24 +75,48 @@ func (k *Kernel) Close() error {
 	return nil
 }
 
-// loadPinned opens this build's pinned programs and the pinned maps. It
-// returns an error wrapping os.ErrNotExist when anything is missing.
-func (k *Kernel) loadPinned() error {
+// programsPinned reports whether this build's programs are all pinned.
+func (k *Kernel) programsPinned() bool {
+	entries, err := os.ReadDir(k.progsDir())
+	if err != nil {
+		return false
+	}
+	pinned := map[string]bool{}
+	for _, e := range entries {
+		pinned[e.Name()] = true
+	}
 	for _, p := range cgroupPrograms {
-		prog, err := ebpf.LoadPinnedProgram(filepath.Join(k.progsDir(), p.name), nil)
-		if err != nil {
-			return fmt.Errorf("load pinned program %s: %w", p.name, err)
+		if !pinned[p.name] {
+			return false
 		}
-		k.progs[p.name] = prog
 	}
-	for _, name := range []string{mapGroupConfig, mapHostAddrs, mapSockets, mapCounters, mapVirtualToHost, mapHostToVirtual} {
-		m, err := ebpf.LoadPinnedMap(filepath.Join(k.mapsDir(), name), nil)
-		if err != nil {
-			return fmt.Errorf("load pinned map %s: %w", name, err)
-		}
-		k.maps[name] = m
+	return true
+}
+
+// program returns a pinned program, opening it on first use.
+func (k *Kernel) program(name string) (*ebpf.Program, error) {
+	if p, ok := k.progs[name]; ok {
+		return p, nil
 	}
-	return nil
+	p, err := ebpf.LoadPinnedProgram(filepath.Join(k.progsDir(), name), nil)
+	if err != nil {
+		return nil, fmt.Errorf("load pinned program %s (run `sockshim reset` if pins are damaged): %w", name, err)
+	}
+	k.progs[name] = p
+	return p, nil
+}
+
+// bpfMap returns a pinned map, opening it on first use.
+func (k *Kernel) bpfMap(name string) (*ebpf.Map, error) {
+	if m, ok := k.maps[name]; ok {
+		return m, nil
+	}
+	m, err := ebpf.LoadPinnedMap(filepath.Join(k.mapsDir(), name), nil)
+	if err != nil {
+		return nil, fmt.Errorf("load pinned map %s (run `sockshim reset` if pins are damaged): %w", name, err)
+	}
+	k.maps[name] = m
+	return m, nil
 }
 
 // loadAndPin loads the embedded objects (maps shared by name through the pin
@@ -178,13 +198,11 @@ func (k *Kernel) removeOtherBuilds() error {
 // The error wraps os.ErrNotExist when sockshim has not loaded yet.
 func OpenMaps(root string) (*Kernel, error) {
 	k := &Kernel{root: filepath.Clean(root), progs: map[string]*ebpf.Program{}, maps: map[string]*ebpf.Map{}}
-	for _, name := range []string{mapCounters, mapVirtualToHost, mapHostToVirtual, mapSockets} {
-		m, err := ebpf.LoadPinnedMap(filepath.Join(k.mapsDir(), name), &ebpf.LoadPinOptions{ReadOnly: true})
-		if err != nil {
-			k.Close()
-			return nil, fmt.Errorf("load pinned map %s: %w", name, err)
-		}
-		k.maps[name] = m
+	// One map that always exists tells whether anything is loaded.
+	m, err := ebpf.LoadPinnedMap(filepath.Join(k.mapsDir(), mapCounters), &ebpf.LoadPinOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("load pinned map %s: %w", mapCounters, err)
 	}
+	k.maps[mapCounters] = m
 	return k, nil
 }

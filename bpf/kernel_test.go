@@ -71,8 +71,16 @@ func TestOpenPinsOnceAndReopens(t *testing.T) {
 		t.Fatalf("second open: %v", err)
 	}
 	defer k2.Close()
-	id1, _ := k.progs["bypass_track_established"].Info()
-	id2, _ := k2.progs["bypass_track_established"].Info()
+	p1, err := k.program("bypass_track_established")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := k2.program("bypass_track_established")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id1, _ := p1.Info()
+	id2, _ := p2.Info()
 	a, _ := id1.ID()
 	b, _ := id2.ID()
 	if a != b {
@@ -97,7 +105,12 @@ func TestOpenConcurrentFirstLoad(t *testing.T) {
 				return
 			}
 			defer k.Close()
-			info, err := k.progs["bypass_track_established"].Info()
+			prog, err := k.program("bypass_track_established")
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			info, err := prog.Info()
 			if err != nil {
 				errs[i] = err
 				return

@@ -51,14 +51,22 @@ func validateMappings(ms []Mapping) error {
 
 // addMappings writes a group's mappings both ways.
 func (k *Kernel) addMappings(id uint64, ms []Mapping) error {
+	toHost, err := k.bpfMap(mapVirtualToHost)
+	if err != nil {
+		return err
+	}
+	toVirtual, err := k.bpfMap(mapHostToVirtual)
+	if err != nil {
+		return err
+	}
 	for _, m := range ms {
 		proto, _ := protoNumber(m.Proto)
 		v := portmapPortKey{GroupId: id, Port: m.Port, Proto: proto}
 		h := portmapPortKey{GroupId: id, Port: m.HostPort, Proto: proto}
-		if err := k.maps[mapVirtualToHost].Update(v, m.HostPort, ebpf.UpdateAny); err != nil {
+		if err := toHost.Update(v, m.HostPort, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("map port %d/%s: %w", m.Port, m.Proto, err)
 		}
-		if err := k.maps[mapHostToVirtual].Update(h, m.Port, ebpf.UpdateAny); err != nil {
+		if err := toVirtual.Update(h, m.Port, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("map host port %d/%s: %w", m.HostPort, m.Proto, err)
 		}
 	}
@@ -68,7 +76,10 @@ func (k *Kernel) addMappings(id uint64, ms []Mapping) error {
 // removeMappings deletes every mapping of a group id, found by scanning.
 func (k *Kernel) removeMappings(id uint64) error {
 	for _, name := range []string{mapVirtualToHost, mapHostToVirtual} {
-		m := k.maps[name]
+		m, err := k.bpfMap(name)
+		if err != nil {
+			return err
+		}
 		var key portmapPortKey
 		var val uint16
 		var mine []portmapPortKey
@@ -92,10 +103,14 @@ func (k *Kernel) removeMappings(id uint64) error {
 
 // Mappings reads a group's mappings back from the kernel.
 func (k *Kernel) Mappings(id uint64) ([]Mapping, error) {
+	toHost, err := k.bpfMap(mapVirtualToHost)
+	if err != nil {
+		return nil, err
+	}
 	var out []Mapping
 	var key portmapPortKey
 	var host uint16
-	it := k.maps[mapVirtualToHost].Iterate()
+	it := toHost.Iterate()
 	for it.Next(&key, &host) {
 		if key.GroupId != id {
 			continue

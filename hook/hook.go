@@ -66,7 +66,7 @@ func cmdHook(args []string) int {
 	if err != nil {
 		return fail(exitUsage, "hook: --pool: %v", err)
 	}
-	log, closeLog, err := opts.hookLogger(*logFile)
+	log, logToFile, closeLog, err := opts.hookLogger(*logFile)
 	if err != nil {
 		return fail(exitFailure, "hook: %v", err)
 	}
@@ -89,7 +89,9 @@ func cmdHook(args []string) int {
 		return fail(exitUsage, "hook: unknown stage %q for state status %q (want prestart, createRuntime or poststop)", stage, st.Status)
 	}
 	if err != nil {
-		h.log.Error("hook failed", "error", err)
+		// One line on stderr, which the runtime shows; the log file gets
+		// it too.
+		logToFile.Error("hook failed", "container", st.ID, "stage", stage, "error", err)
 		return fail(exitFailure, "hook %s %s: %v", stage, st.ID, err)
 	}
 	return exitOK

@@ -28,7 +28,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	sockshimBin = filepath.Join(dir, "sockshim")
-	out, err := exec.Command("go", "build", "-o", sockshimBin, ".").CombinedOutput()
+	build := exec.Command("go", "build", "-o", sockshimBin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as make build makes it
+	out, err := build.CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build sockshim: %v\n%s", err, out)
 		os.Exit(1)

@@ -68,21 +68,24 @@ func parse(fs *flag.FlagSet, usage string, args []string) (code int, ok bool) {
 }
 
 // hookLogger logs to stderr (runc shows a hook's stderr, crun hides it,
-// podman only warns) and, with --log-file, to that file too.
-func (o *options) hookLogger(file string) (*slog.Logger, func(), error) {
+// podman only warns) and, with --log-file, to that file too. toFile logs to
+// the file alone (discarding when there is none).
+func (o *options) hookLogger(file string) (both, toFile *slog.Logger, closeFn func(), err error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		level = slog.LevelWarn
 	}
-	var w io.Writer = os.Stderr
-	closeFn := func() {}
+	var fileW io.Writer = io.Discard
+	closeFn = func() {}
 	if file != "" {
 		f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
-			return nil, nil, fmt.Errorf("open log file: %w", err)
+			return nil, nil, nil, fmt.Errorf("open log file: %w", err)
 		}
-		w = io.MultiWriter(os.Stderr, f)
-		closeFn = func() { f.Close() }
+		fileW, closeFn = f, func() { f.Close() }
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closeFn, nil
+	handler := func(w io.Writer) *slog.Logger {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	}
+	return handler(io.MultiWriter(os.Stderr, fileW)), handler(fileW), closeFn, nil
 }
