@@ -103,7 +103,10 @@ func TestPodmanTwoContainersShare3000(t *testing.T) {
 			t.Fatalf("%s: host port %d outside the pool or shared", name, h)
 		}
 		hosts[h] = true
-		waitFor(t, name+" serving", func() bool { got, err := hostFetch(fmt.Sprintf("http://127.0.0.1:%d/who", h)); return err == nil && got == name })
+		waitFor(t, name+" serving", func() bool {
+			got, err := hostFetch(fmt.Sprintf("http://127.0.0.1:%d/who", h))
+			return err == nil && got == name
+		})
 		out, err := p.podman("exec", name, "wget", "-qO-", "http://127.0.0.1:3000/who")
 		if err != nil || strings.TrimSpace(out) != name {
 			t.Errorf("inside %s, 127.0.0.1:3000 gave %q (%v)", name, out, err)

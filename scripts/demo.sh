@@ -1,60 +1,106 @@
 #!/usr/bin/env bash
-# make demo: two groups both serving on port 3000 at the same time, each
-# client reaching its own server by 3000, the host reaching each by its host
-# port, then a short RTT comparison with and without the bypass.
+# make demo: two podman containers on the host network both serve on port
+# 3000, with io.sockshim.ports=3000 and io.sockshim.bypass=true; each reaches
+# its own server by 3000, the host reaches each by its host port; then the
+# round-trip time between two containers with and without the bypass.
+#
+# Runs on a fresh Debian host as root: it uses runc (crun refuses hybrid
+# cgroup hosts), the cgroupfs manager, the ulimits a host without
+# CAP_SYS_RESOURCE allows, private podman storage, and a root filesystem made
+# of busybox-static plus the host's /usr read-only. It cleans up after itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 S=$PWD/bin/sockshim
-work=$(mktemp -d /tmp/sockshim-demo.XXXXXX)
+work=$(mktemp -d /tmp/sockshim-demo.XXXXXX) # short: podman limits runroot to 50 characters
 bpffs=${SOCKSHIM_BPFFS:-/sys/fs/bpf/sockshim}
 fresh_pins=0
 [[ -e $bpffs ]] || fresh_pins=1
-pids=()
+
+cat >"$work/containers.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+export CONTAINERS_CONF=$work/containers.conf
+podman() { command podman --root "$work/storage" --runroot "$work/run" --hooks-dir "$work/hooks.d" "$@"; }
 
 cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	# Leave the host as we found it: unpin what this demo loaded.
+	podman rm -f -t 0 -a >/dev/null 2>&1 || true
 	((fresh_pins)) && "$S" reset || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-fetch() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())' "$1"; }
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+fetch() { python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())' "$1"; }
 
-step "two groups, each serving HTTP on 127.0.0.1:3000 at the same time"
-for g in a b; do
-	mkdir -p "$work/$g"
-	echo "hello from group demo-$g" >"$work/$g/who"
-	# The server and, once it answers, a client in the same group.
-	"$S" run --ports 3000 --bypass --name "demo-$g" -- sh -c '
-		python3 -m http.server 3000 --bind 127.0.0.1 --directory "$1" >/dev/null 2>&1 &
-		for i in $(seq 50); do
-			if out=$(python3 -c "import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:3000/who\", timeout=1).read().decode().strip())" 2>/dev/null); then
-				echo "inside $2: GET http://127.0.0.1:3000/who -> $out"; break
-			fi
-			sleep 0.1
-		done
-		wait' sh "$work/$g" "demo-$g" &
-	pids+=($!)
+# Root filesystem: busybox-static and its applets; /usr comes from the host.
+rootfs=$work/rootfs
+mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,etc,usr,run,www,var/tmp}
+cp /bin/busybox "$rootfs/bin/"
+for a in sh sleep cat httpd wget echo; do ln -s busybox "$rootfs/bin/$a"; done
+ln -s usr/lib "$rootfs/lib"
+ln -s usr/lib64 "$rootfs/lib64"
+echo 'root:x:0:0:root:/:/bin/sh' >"$rootfs/etc/passwd"
+
+step "sockshim install --hooks-dir $work/hooks.d"
+"$S" install --hooks-dir "$work/hooks.d"
+
+run_opts=(--network host -v /usr:/usr:ro -v "$S:/sockshim:ro")
+step "two containers, both serving HTTP on port 3000 of the host network"
+for c in a b; do
+	mkdir -p "$work/www-$c"
+	echo "hello from container demo-$c" >"$work/www-$c/who"
+	echo "podman run -d --name demo-$c --network host --annotation io.sockshim.ports=3000 --annotation io.sockshim.bypass=true ... httpd -f -p 3000"
+	podman run -d --name "demo-$c" "${run_opts[@]}" -v "$work/www-$c:/www:ro" \
+		--annotation io.sockshim.ports=3000 --annotation io.sockshim.bypass=true \
+		--rootfs "$rootfs" httpd -f -p 3000 -h /www >/dev/null
 done
-sleep 2
 
 step "sockshim ls"
 "$S" ls
 
-step "from the host, each server by its host port"
-for g in a b; do
-	h=$("$S" ls --json | python3 -c 'import json,sys; print(next(p["host_port"] for e in json.load(sys.stdin) if e["id"]==sys.argv[1] for p in e["ports"]))' "demo-$g")
-	echo "host: GET http://127.0.0.1:$h/who -> $(fetch "http://127.0.0.1:$h/who")"
+for c in a b; do
+	id=$(podman inspect --format '{{.Id}}' "demo-$c")
+	step "sockshim port demo-$c (${id:0:12})"
+	"$S" port "${id:0:12}"
+	h=$("$S" port "${id:0:12}" 3000 | cut -d: -f2)
+	for i in $(seq 50); do fetch "http://127.0.0.1:$h/who" >/dev/null 2>&1 && break; sleep 0.1; done
+	echo "host:     GET http://127.0.0.1:$h/who -> $(fetch "http://127.0.0.1:$h/who")"
+	echo "demo-$c:   GET http://127.0.0.1:3000/who -> $(podman exec "demo-$c" wget -qO- http://127.0.0.1:3000/who)"
 done
 
-step "stopping both groups (sockshim run removes its cgroup, links and record)"
-for p in "${pids[@]}"; do kill -TERM "$p"; done
-for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-pids=()
-"$S" ls
+step "round trip between two containers: 20000 requests of 1 KiB, client and server pinned to CPU 0"
+rtt() { # rtt NAME LABEL [ANNOTATION...]: one echo server container, one client container
+	local name=$1 label=$2; shift 2
+	local ann=()
+	for a in "$@"; do ann+=(--annotation "$a"); done
+	podman run -d --name "rtt-srv-$name" "${run_opts[@]}" "${ann[@]}" --rootfs "$rootfs" \
+		/sockshim __bench-echo tcp 127.0.0.1 1024 0 >/dev/null
+	local port=""
+	for i in $(seq 50); do port=$(podman logs "rtt-srv-$name" 2>/dev/null | head -n1); [[ -n $port ]] && break; sleep 0.1; done
+	local out
+	out=$(podman run --rm --name "rtt-cli-$name" "${run_opts[@]}" "${ann[@]}" --rootfs "$rootfs" \
+		/sockshim __bench-client tcp "$port" 20000 1024 0)
+	podman rm -f -t 0 "rtt-srv-$name" >/dev/null
+	echo "$out" >"$work/rtt-$name.json"
+	python3 - "$label" "$work/rtt-$name.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[2]))
+print(f"{sys.argv[1]:<34} mean {r['mean_us']:6.2f} µs   p50 {r['p50_us']:6.2f}   p99 {r['p99_us']:6.2f}")
+PY
+}
+rtt plain "host network, no bypass" io.sockshim.bypass=false
+rtt bypass "host network, io.sockshim.bypass" io.sockshim.bypass=true
+python3 - "$work/rtt-plain.json" "$work/rtt-bypass.json" <<'PY'
+import json, sys
+p, b = (json.load(open(f)) for f in sys.argv[1:3])
+print(f"bypass/plain: mean {b['mean_us'] / p['mean_us']:.2f}, p99 {b['p99_us'] / p['p99_us']:.2f}")
+PY
 
-step "round-trip time, 1 KiB requests, plain loopback vs bypass vs AF_UNIX"
-"$S" bench --requests 20000
+step "podman rm -f demo-a demo-b (poststop detaches and frees the ports)"
+podman rm -f -t 0 demo-a demo-b >/dev/null
+"$S" ls

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a make target needs on a Debian host, only when missing.
 #   scripts/deps.sh generate   clang, llvm, libbpf-dev (bpf2go)
-#   scripts/deps.sh test       what the tests run: runc, podman, busybox-static, iproute2
-#   scripts/deps.sh demo       as test, plus python3 for the demo's servers
+#   scripts/deps.sh test       what the tests run: runc, podman, busybox-static,
+#                              python3 (real servers), iproute2, bpftool
+#   scripts/deps.sh demo       the same
 set -euo pipefail
 
 want=()
@@ -19,6 +20,10 @@ generate)
 test|demo|bench)
 	need ip iproute2
 	need python3 python3
+	need runc runc
+	need podman podman
+	need /bin/busybox busybox-static
+	need bpftool bpftool
 	;;
 *)
 	echo "usage: $0 generate|test|demo|bench" >&2
