@@ -111,7 +111,7 @@ func allocate(store *records.Store, spec Spec) ([]bpf.Mapping, error) {
 		if holder, ok := taken[key(p.Proto, p.HostPort)]; ok {
 			return nil, fmt.Errorf("host port %d/%s is already taken by %s", p.HostPort, p.Proto, holder)
 		}
-		if !hostPortFree(p.Proto, p.HostPort) {
+		if !hostPortFree(p.Proto, p.HostPort, false) {
 			return nil, fmt.Errorf("host port %d/%s is already in use on this host", p.HostPort, p.Proto)
 		}
 		taken[key(p.Proto, p.HostPort)] = spec.ID
@@ -125,7 +125,7 @@ func allocate(store *records.Store, spec Spec) ([]bpf.Mapping, error) {
 		if h == 0 {
 			for ; next[p.Proto] <= uint32(spec.Pool.High); next[p.Proto]++ {
 				c := uint16(next[p.Proto])
-				if _, ok := taken[key(p.Proto, c)]; !ok && hostPortFree(p.Proto, c) {
+				if _, ok := taken[key(p.Proto, c)]; !ok && hostPortFree(p.Proto, c, true) {
 					h = c
 					break
 				}
