@@ -28,9 +28,9 @@ prestart, createRuntime
     Reads io.sockshim.ports and io.sockshim.bypass from the state's
     annotations (or the bundle's config.json). Without them it does nothing.
     Finds the container's cgroup v2 from /proc/PID/cgroup; where that cgroup
-    is the root or is shared with other processes it makes a per-container
-    child cgroup and moves the container's init process into it, before any
-    of the container's code runs. It allocates the host ports, attaches the
+    is shared with other processes it makes a per-container child cgroup and
+    moves the container's init process into it, before any of the
+    container's code runs. A pid in the root cgroup is refused. It allocates the host ports, attaches the
     pinned programs to the cgroup and writes a record for ls, port and
     poststop. A bad annotation, a fixed host port that is taken, or a kernel
     without what the annotations need makes it exit 1 with one line on
@@ -201,26 +201,26 @@ func (h *hookRun) start() error {
 }
 
 // containerCgroup returns the cgroup to attach to. Where the init process
-// sits in the root or in a cgroup with other processes, it makes a child
-// cgroup for the container alone and moves the process there; movedFrom is
-// then the cgroup the process came from.
+// shares its cgroup with other processes, it makes a child cgroup for the
+// container alone and moves the process there; movedFrom is then the cgroup
+// the process came from. A process in the root cgroup is refused: no runtime
+// leaves a container there, and such a pid is more likely the host's own.
 func containerCgroup(mnt, id string, pid int) (cg, movedFrom string, err error) {
 	cur, err := cgroup.ForPID(mnt, pid)
 	if err != nil {
 		return "", "", err
 	}
+	if cur == mnt {
+		return "", "", fmt.Errorf("process %d is in the root cgroup of the v2 hierarchy: refusing (a container runtime gives each container a cgroup of its own)", pid)
+	}
 	procs, err := cgroup.Procs(cur)
 	if err != nil {
 		return "", "", err
 	}
-	shared := cur == mnt || len(procs) != 1 || procs[0] != pid
-	if !shared {
+	if len(procs) == 1 && procs[0] == pid {
 		return cur, "", nil
 	}
 	child := filepath.Join(cur, "sockshim-"+id)
-	if cur == mnt {
-		child = filepath.Join(mnt, "sockshim", id)
-	}
 	if err := cgroup.Create(mnt, child); err != nil {
 		return "", "", err
 	}
