@@ -39,13 +39,6 @@ type bypassSockKey struct {
 	RemotePort uint32
 }
 
-type bypassSocketGroup struct {
-	_       structs.HostLayout
-	GroupId uint64
-	Flags   uint32
-	Pad     uint32
-}
-
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -54,7 +47,6 @@ const (
 	bypassMapBypassSockets           = "bypass_sockets"
 	bypassMapGroupConfig             = "group_config"
 	bypassMapHostAddrs               = "host_addrs"
-	bypassMapSocketGroup             = "socket_group"
 	bypassProgBypassPassSkb          = "bypass_pass_skb"
 	bypassProgBypassRedirectMsg      = "bypass_redirect_msg"
 	bypassProgBypassTrackEstablished = "bypass_track_established"
@@ -115,7 +107,6 @@ type bypassMapSpecs struct {
 	BypassSockets  *ebpf.MapSpec `ebpf:"bypass_sockets"`
 	GroupConfig    *ebpf.MapSpec `ebpf:"group_config"`
 	HostAddrs      *ebpf.MapSpec `ebpf:"host_addrs"`
-	SocketGroup    *ebpf.MapSpec `ebpf:"socket_group"`
 }
 
 // bypassVariableSpecs contains global variables before they are loaded into the kernel.
@@ -148,7 +139,6 @@ type bypassMaps struct {
 	BypassSockets  *ebpf.Map `ebpf:"bypass_sockets"`
 	GroupConfig    *ebpf.Map `ebpf:"group_config"`
 	HostAddrs      *ebpf.Map `ebpf:"host_addrs"`
-	SocketGroup    *ebpf.Map `ebpf:"socket_group"`
 }
 
 func (m *bypassMaps) Close() error {
@@ -157,7 +147,6 @@ func (m *bypassMaps) Close() error {
 		m.BypassSockets,
 		m.GroupConfig,
 		m.HostAddrs,
-		m.SocketGroup,
 	)
 }
 

@@ -33,13 +33,6 @@ type portmapPortKey struct {
 	Pad     [5]uint8
 }
 
-type portmapSocketGroup struct {
-	_       structs.HostLayout
-	GroupId uint64
-	Flags   uint32
-	Pad     uint32
-}
-
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -47,7 +40,6 @@ const (
 	portmapMapGroupConfig          = "group_config"
 	portmapMapHostAddrs            = "host_addrs"
 	portmapMapHostToVirtual        = "host_to_virtual"
-	portmapMapSocketGroup          = "socket_group"
 	portmapMapVirtualToHost        = "virtual_to_host"
 	portmapProgPortmapBind4        = "portmap_bind4"
 	portmapProgPortmapBind6        = "portmap_bind6"
@@ -126,7 +118,6 @@ type portmapMapSpecs struct {
 	GroupConfig   *ebpf.MapSpec `ebpf:"group_config"`
 	HostAddrs     *ebpf.MapSpec `ebpf:"host_addrs"`
 	HostToVirtual *ebpf.MapSpec `ebpf:"host_to_virtual"`
-	SocketGroup   *ebpf.MapSpec `ebpf:"socket_group"`
 	VirtualToHost *ebpf.MapSpec `ebpf:"virtual_to_host"`
 }
 
@@ -159,7 +150,6 @@ type portmapMaps struct {
 	GroupConfig   *ebpf.Map `ebpf:"group_config"`
 	HostAddrs     *ebpf.Map `ebpf:"host_addrs"`
 	HostToVirtual *ebpf.Map `ebpf:"host_to_virtual"`
-	SocketGroup   *ebpf.Map `ebpf:"socket_group"`
 	VirtualToHost *ebpf.Map `ebpf:"virtual_to_host"`
 }
 
@@ -168,7 +158,6 @@ func (m *portmapMaps) Close() error {
 		m.GroupConfig,
 		m.HostAddrs,
 		m.HostToVirtual,
-		m.SocketGroup,
 		m.VirtualToHost,
 	)
 }

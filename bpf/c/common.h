@@ -19,7 +19,7 @@
  * "dereference of modified ctx ptr". */
 #define CTX_READ(expr) ({ __u32 __v = (expr); asm volatile("" : "+r"(__v)); __v; })
 
-/* Flags of a group (struct group_config.flags, struct socket_group.flags). */
+/* Flags of a group (struct group_config.flags). */
 #define GROUP_PORTS  (1u << 0) /* io.sockshim.ports: remap listed ports */
 #define GROUP_BYPASS (1u << 1) /* io.sockshim.bypass: loopback TCP bypass */
 
@@ -42,23 +42,6 @@ struct {
 	__type(value, struct group_config);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } group_config SEC(".maps");
-
-/* The group of a socket in the bypass map, for the sk_msg program, which
- * runs outside any cgroup context. Written by the sockops program; freed with
- * the socket, so no map grows with socket churn. */
-struct socket_group {
-	__u64 group_id;
-	__u32 flags;
-	__u32 _pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct socket_group);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} socket_group SEC(".maps");
 
 /* Addresses of this host other than loopback, written by userspace, in the
  * normalised 16-byte form of struct addr6 (IPv4 as ::ffff:a.b.c.d). */

@@ -32,13 +32,13 @@ struct {
 
 /* Looks port (network order, as in user_port) up in map for the socket's
  * group; returns the translated port in network order, or 0. */
-static __always_inline __u32 translate(void *map, struct group_config *sg,
+static __always_inline __u32 translate(void *map, struct group_config *cfg,
 				       __u32 protocol, __u32 user_port)
 {
 	struct port_key key = {};
 	__u16 *to;
 
-	key.group_id = sg->group_id;
+	key.group_id = cfg->group_id;
 	key.proto = protocol;
 	key.port = bpf_ntohs((__u16)user_port);
 	if (!key.port)
@@ -61,12 +61,12 @@ static __always_inline void user_addr6(struct bpf_sock_addr *ctx, struct addr6 *
 /* bind: P on any address -> H. */
 static __always_inline int do_bind(struct bpf_sock_addr *ctx)
 {
-	struct group_config *sg = group_of_attachment(GROUP_PORTS);
+	struct group_config *cfg = group_of_attachment(GROUP_PORTS);
 	__u32 port;
 
-	if (!sg)
+	if (!cfg)
 		return SOCK_ADDR_OK;
-	port = translate(&virtual_to_host, sg, ctx->protocol, ctx->user_port);
+	port = translate(&virtual_to_host, cfg, ctx->protocol, ctx->user_port);
 	if (port)
 		ctx->user_port = port;
 	return SOCK_ADDR_OK;
@@ -81,12 +81,12 @@ int portmap_bind6(struct bpf_sock_addr *ctx) { return do_bind(ctx); }
 /* getsockname: our own H -> P. The local address is ours by definition. */
 static __always_inline int do_local_name(struct bpf_sock_addr *ctx)
 {
-	struct group_config *sg = group_of_attachment(GROUP_PORTS);
+	struct group_config *cfg = group_of_attachment(GROUP_PORTS);
 	__u32 port;
 
-	if (!sg)
+	if (!cfg)
 		return SOCK_ADDR_OK;
-	port = translate(&host_to_virtual, sg, ctx->protocol, ctx->user_port);
+	port = translate(&host_to_virtual, cfg, ctx->protocol, ctx->user_port);
 	if (port)
 		ctx->user_port = port;
 	return SOCK_ADDR_OK;
@@ -102,16 +102,16 @@ int portmap_getsockname6(struct bpf_sock_addr *ctx) { return do_local_name(ctx);
  * connect/sendmsg (P -> H) and getpeername/recvmsg (H -> P). */
 static __always_inline int do_peer4(struct bpf_sock_addr *ctx, void *map)
 {
-	struct group_config *sg = group_of_attachment(GROUP_PORTS);
+	struct group_config *cfg = group_of_attachment(GROUP_PORTS);
 	struct addr6 a;
 	__u32 port;
 
-	if (!sg)
+	if (!cfg)
 		return SOCK_ADDR_OK;
 	addr6_from_ip4(&a, ctx->user_ip4);
 	if (!addr6_is_local(&a))
 		return SOCK_ADDR_OK;
-	port = translate(map, sg, ctx->protocol, ctx->user_port);
+	port = translate(map, cfg, ctx->protocol, ctx->user_port);
 	if (port)
 		ctx->user_port = port;
 	return SOCK_ADDR_OK;
@@ -119,16 +119,16 @@ static __always_inline int do_peer4(struct bpf_sock_addr *ctx, void *map)
 
 static __always_inline int do_peer6(struct bpf_sock_addr *ctx, void *map)
 {
-	struct group_config *sg = group_of_attachment(GROUP_PORTS);
+	struct group_config *cfg = group_of_attachment(GROUP_PORTS);
 	struct addr6 a;
 	__u32 port;
 
-	if (!sg)
+	if (!cfg)
 		return SOCK_ADDR_OK;
 	user_addr6(ctx, &a);
 	if (!addr6_is_local(&a))
 		return SOCK_ADDR_OK;
-	port = translate(map, sg, ctx->protocol, ctx->user_port);
+	port = translate(map, cfg, ctx->protocol, ctx->user_port);
 	if (port)
 		ctx->user_port = port;
 	return SOCK_ADDR_OK;

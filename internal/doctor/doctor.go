@@ -162,7 +162,6 @@ func mapTypes() []Check {
 		use      string
 	}{
 		{"map SOCKHASH", ebpf.SockHash, false, "the bypass"},
-		{"map sk_storage", ebpf.SkStorage, false, "the bypass counters"},
 		{"map cgroup storage", ebpf.CGroupStorage, true, "per-group configuration"},
 		{"map percpu hash", ebpf.PerCPUHash, false, "the bypass counters"},
 		{"map hash", ebpf.Hash, true, "the port maps"},
@@ -202,8 +201,7 @@ func helpers() []Check {
 		{"helper get_local_storage in sock_addr", ebpf.CGroupSockAddr, asm.FnGetLocalStorage, true, "the port remap"},
 		{"helper get_local_storage in sock_ops", ebpf.SockOps, asm.FnGetLocalStorage, false, "the bypass"},
 		{"helper sock_hash_update in sock_ops", ebpf.SockOps, asm.FnSockHashUpdate, false, "the bypass"},
-		{"helper sk_storage_get in sock_ops", ebpf.SockOps, asm.FnSkStorageGet, false, "the bypass counters"},
-		{"helper sk_storage_get in sk_msg", ebpf.SkMsg, asm.FnSkStorageGet, false, "the bypass counters"},
+		{"helper get_current_ancestor_cgroup_id in sk_msg", ebpf.SkMsg, asm.FnGetCurrentAncestorCgroupId, false, "the bypass counters"},
 		{"helper msg_redirect_hash in sk_msg", ebpf.SkMsg, asm.FnMsgRedirectHash, false, "the bypass"},
 	} {
 		out = append(out, feature(h.name, h.required, h.use, features.HaveProgramHelper(h.typ, h.fn)))
