@@ -36,9 +36,11 @@ demo: build
 	scripts/deps.sh demo
 	scripts/demo.sh
 
+# The figures: every experiment and the real alternatives in interleaved
+# rounds; writes bench/results.md and bench/results.svg (a few minutes).
 bench: build
 	scripts/deps.sh bench
-	$(BIN) bench
+	$(GO) run ./scripts/bench -bin $(BIN) -out bench
 
 clean:
 	rm -rf bin

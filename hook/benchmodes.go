@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"time"
 
@@ -122,7 +121,6 @@ func cmdBenchAccept(args []string) int {
 	}
 	unix.Listen(lfd, 4096)
 	fmt.Println(dial)
-	os.Stdout.Sync()
 	for {
 		fd, _, err := unix.Accept(lfd)
 		if err == unix.EINTR || err == unix.ECONNABORTED {

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,8 +35,9 @@ func pinThread(cpu int) error {
 	return nil
 }
 
-// benchSocket returns a listening socket for network "tcp" (127.0.0.1:0)
-// or "unix" (the path addr) and the address to dial.
+// benchListen returns a listening socket for network "tcp" (addr is the IP
+// to listen on, port chosen by the kernel) or "unix" (addr is the path) and
+// the address to dial: the port, or the path.
 func benchListen(network, addr string) (fd int, dial string, err error) {
 	if network == "unix" {
 		fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -45,16 +48,21 @@ func benchListen(network, addr string) (fd int, dial string, err error) {
 		if err = unix.Bind(fd, &unix.SockaddrUnix{Name: addr}); err != nil {
 			return -1, "", err
 		}
-		return fd, addr, unix.Listen(fd, 1)
+		return fd, addr, unix.Listen(fd, 128)
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || !ip.Is4() {
+		return -1, "", fmt.Errorf("listen address %q: want an IPv4 address", addr)
 	}
 	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, "", err
 	}
-	if err = unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	if err = unix.Bind(fd, &unix.SockaddrInet4{Addr: ip.As4()}); err != nil {
 		return -1, "", err
 	}
-	if err = unix.Listen(fd, 1); err != nil {
+	if err = unix.Listen(fd, 128); err != nil {
 		return -1, "", err
 	}
 	sa, err := unix.Getsockname(fd)
@@ -64,6 +72,8 @@ func benchListen(network, addr string) (fd int, dial string, err error) {
 	return fd, strconv.Itoa(sa.(*unix.SockaddrInet4).Port), nil
 }
 
+// benchDial connects to addr: a path for "unix", for "tcp" IP:PORT or just
+// PORT (on 127.0.0.1).
 func benchDial(network, addr string) (int, error) {
 	if network == "unix" {
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -72,9 +82,12 @@ func benchDial(network, addr string) (int, error) {
 		}
 		return fd, unix.Connect(fd, &unix.SockaddrUnix{Name: addr})
 	}
-	port, err := strconv.Atoi(addr)
-	if err != nil {
-		return -1, fmt.Errorf("port %q: %w", addr, err)
+	if !strings.Contains(addr, ":") {
+		addr = "127.0.0.1:" + addr
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().Is4() {
+		return -1, fmt.Errorf("address %q: want IPv4:PORT or PORT", addr)
 	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -83,7 +96,7 @@ func benchDial(network, addr string) (int, error) {
 	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
 		return -1, err
 	}
-	return fd, unix.Connect(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}, Port: port})
+	return fd, unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())})
 }
 
 // readFull reads exactly len(buf) bytes: a short read is never a reply.
