@@ -2,15 +2,12 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/sockshim/sockshim/bpf"
-	"github.com/sockshim/sockshim/internal/cgroup"
 	"github.com/sockshim/sockshim/internal/group"
 	"github.com/sockshim/sockshim/internal/records"
 	"github.com/sockshim/sockshim/oci"
@@ -136,37 +133,20 @@ func (h *hookRun) annotations() (map[string]string, *specs.Spec) {
 
 func (h *hookRun) start() error {
 	ann, config := h.annotations()
-	portsValue, hasPorts := ann[oci.AnnotationPorts]
-	bypassValue, hasBypass := ann[oci.AnnotationBypass]
-	if !hasPorts && !hasBypass {
+	settings, found, err := oci.ParseSettings(func(k string) (string, bool) { v, ok := ann[k]; return v, ok })
+	if err != nil {
+		return err
+	}
+	if !found || !settings.Wanted() {
 		h.log.Debug("no sockshim annotations: nothing to do")
-		return nil
-	}
-	var ports []oci.PortSpec
-	if hasPorts {
-		var err error
-		if ports, err = oci.ParsePorts(portsValue); err != nil {
-			return oci.AnnotationError(oci.AnnotationPorts, err)
-		}
-	}
-	bypass := false
-	if hasBypass {
-		var err error
-		if bypass, err = oci.ParseBypass(bypassValue); err != nil {
-			return oci.AnnotationError(oci.AnnotationBypass, err)
-		}
-	}
-	if len(ports) == 0 && !bypass {
 		return nil
 	}
 	pid := h.state.Pid
 	if pid <= 0 {
 		return errors.New("the OCI state has no pid: prestart and createRuntime need the container's init process")
 	}
-	if oci.HasOwnNetwork(config) || ownNetns(pid) {
-		// Its own namespace has its own ports; and its loopback tuples
-		// could equal another namespace's, so no bypass either.
-		h.log.Warn("container has its own network namespace: io.sockshim annotations do nothing there")
+	if oci.HasOwnNetwork(config) {
+		h.log.Warn(group.ErrOwnNetwork.Error())
 		return nil
 	}
 	store, err := records.Open(h.opts.stateDir)
@@ -177,67 +157,21 @@ func (h *hookRun) start() error {
 		h.log.Debug("already set up")
 		return nil
 	}
-	mnt, err := cgroup.Mountpoint()
-	if err != nil {
-		return err
-	}
-	cg, movedFrom, err := containerCgroup(mnt, h.state.ID, pid)
-	if err != nil {
-		return err
-	}
 	k, err := bpf.Open(h.opts.bpffs)
 	if err != nil {
-		undoCgroup(mnt, cg, movedFrom, pid)
 		return err
 	}
 	defer k.Close()
-	rec, err := group.Setup(k, store, group.Spec{ID: h.state.ID, Kind: "container", Cgroup: cg, Bypass: bypass, Ports: ports, Pool: h.pool, CreatedCgroup: movedFrom != ""})
+	rec, err := group.SetupContainer(k, store, "container", h.state.ID, pid, settings, h.pool)
+	if errors.Is(err, group.ErrOwnNetwork) {
+		h.log.Warn(err.Error())
+		return nil
+	}
 	if err != nil {
-		undoCgroup(mnt, cg, movedFrom, pid)
 		return err
 	}
-	h.log.Info("set up", "cgroup", cg, "bypass", bypass, "ports", rec.Ports)
+	h.log.Info("set up", "cgroup", rec.Cgroup, "bypass", rec.Bypass, "ports", rec.Ports)
 	return nil
-}
-
-// containerCgroup returns the cgroup to attach to. Where the init process
-// shares its cgroup with other processes, it makes a child cgroup for the
-// container alone and moves the process there; movedFrom is then the cgroup
-// the process came from. A process in the root cgroup is refused: no runtime
-// leaves a container there, and such a pid is more likely the host's own.
-func containerCgroup(mnt, id string, pid int) (cg, movedFrom string, err error) {
-	cur, err := cgroup.ForPID(mnt, pid)
-	if err != nil {
-		return "", "", err
-	}
-	if cur == mnt {
-		return "", "", fmt.Errorf("process %d is in the root cgroup of the v2 hierarchy: refusing (a container runtime gives each container a cgroup of its own)", pid)
-	}
-	procs, err := cgroup.Procs(cur)
-	if err != nil {
-		return "", "", err
-	}
-	if len(procs) == 1 && procs[0] == pid {
-		return cur, "", nil
-	}
-	child := filepath.Join(cur, "sockshim-"+id)
-	if err := cgroup.Create(mnt, child); err != nil {
-		return "", "", err
-	}
-	if err := cgroup.Move(child, pid); err != nil {
-		os.Remove(child)
-		return "", "", err
-	}
-	return child, cur, nil
-}
-
-// undoCgroup moves the process back and removes the cgroup the hook made.
-func undoCgroup(mnt, cg, from string, pid int) {
-	if from == "" {
-		return
-	}
-	cgroup.Move(from, pid)
-	os.Remove(cg)
 }
 
 func (h *hookRun) stop() error {
@@ -245,36 +179,18 @@ func (h *hookRun) stop() error {
 	if err != nil {
 		return err
 	}
-	rec, err := store.Read(h.state.ID)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := store.Read(h.state.ID); errors.Is(err, os.ErrNotExist) {
 		h.log.Debug("no record: nothing to clean")
 		return nil
 	}
-	k, kerr := bpf.Open(h.opts.bpffs)
-	if kerr != nil {
-		return kerr
-	}
-	defer k.Close()
-	if err := group.Teardown(k, store, h.state.ID); err != nil {
+	k, err := bpf.Open(h.opts.bpffs)
+	if err != nil {
 		return err
 	}
-	if rec != nil && rec.CreatedCgroup {
-		mnt, err := cgroup.Mountpoint()
-		if err != nil {
-			return err
-		}
-		if err := cgroup.Remove(mnt, rec.Cgroup); err != nil {
-			return err
-		}
+	defer k.Close()
+	if err := group.TeardownContainer(k, store, h.state.ID); err != nil {
+		return err
 	}
 	h.log.Info("cleaned up")
 	return nil
-}
-
-// ownNetns reports whether process pid is in another network namespace than
-// this process (the runtime's).
-func ownNetns(pid int) bool {
-	a, err1 := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid))
-	b, err2 := os.Stat("/proc/self/ns/net")
-	return err1 == nil && err2 == nil && !os.SameFile(a, b)
 }

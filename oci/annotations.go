@@ -16,3 +16,31 @@ const (
 func AnnotationError(key string, err error) error {
 	return fmt.Errorf("%s: %w", key, err)
 }
+
+// Settings are what a container's sockshim annotations ask for.
+type Settings struct {
+	Ports  []PortSpec
+	Bypass bool
+}
+
+// Wanted reports whether the settings ask for anything at all.
+func (s Settings) Wanted() bool { return len(s.Ports) > 0 || s.Bypass }
+
+// ParseSettings reads both annotations through lookup (a map for the OCI
+// hook, NRI's effective pod annotations for the plugin). found is false when
+// neither annotation is present. Errors name the annotation and the item.
+func ParseSettings(lookup func(key string) (string, bool)) (s Settings, found bool, err error) {
+	ports, hasPorts := lookup(AnnotationPorts)
+	bypass, hasBypass := lookup(AnnotationBypass)
+	if hasPorts {
+		if s.Ports, err = ParsePorts(ports); err != nil {
+			return Settings{}, true, AnnotationError(AnnotationPorts, err)
+		}
+	}
+	if hasBypass {
+		if s.Bypass, err = ParseBypass(bypass); err != nil {
+			return Settings{}, true, AnnotationError(AnnotationBypass, err)
+		}
+	}
+	return s, hasPorts || hasBypass, nil
+}

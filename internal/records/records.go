@@ -24,7 +24,7 @@ const DefaultDir = "/run/sockshim"
 // Record describes one group under sockshim.
 type Record struct {
 	ID       string        `json:"id"`
-	Kind     string        `json:"kind"` // "run" or "container"
+	Kind     string        `json:"kind"` // "run", "container" (OCI hook) or "nri"
 	Cgroup   string        `json:"cgroup"`
 	CgroupID uint64        `json:"cgroup_id"`
 	Bypass   bool          `json:"bypass"`

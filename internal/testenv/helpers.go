@@ -22,12 +22,32 @@ import (
 
 // The helper commands, run in a child process placed in a test cgroup. Each
 // prints JSON lines on stdout; errors go to stderr with exit status 1.
-var helpers = map[string]func(args []string) error{
-	"listen":    helperListen,
-	"dial":      helperDial,
-	"reuseport": helperReuseport,
-	"bindloop":  helperBindLoop,
-	"exchange":  helperExchange,
+var helpers map[string]func(args []string) error
+
+func init() {
+	helpers = map[string]func(args []string) error{
+		"listen":    helperListen,
+		"dial":      helperDial,
+		"reuseport": helperReuseport,
+		"bindloop":  helperBindLoop,
+		"exchange":  helperExchange,
+		"await":     helperAwait,
+	}
+}
+
+// await FILE CMD ARGS...: wait until FILE exists, then run helper CMD. It
+// stands for a container's init process that the runtime has created but not
+// yet started.
+func helperAwait(args []string) error {
+	if len(args) < 2 || helpers[args[1]] == nil {
+		return errors.New("usage: await FILE CMD ARGS...")
+	}
+	for {
+		if _, err := os.Stat(args[0]); err == nil {
+			return helpers[args[1]](args[2:])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func helperMain(args []string) int {
