@@ -32,6 +32,7 @@ func init() {
 		"bindloop":  helperBindLoop,
 		"exchange":  helperExchange,
 		"await":     helperAwait,
+		"load":      helperLoad,
 	}
 }
 

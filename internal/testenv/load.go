@@ -1,0 +1,356 @@
+package testenv
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The load helper: many concurrent TCP connections, each sending random
+// messages of 1 B to 1 MiB both ways for a while, over raw blocking sockets
+// so that every sender kind the kernel offers can be used.
+//
+//	load listen ADDR CONNS SECONDS SEED   prints ListenResult, then results
+//	load dial   ADDR CONNS SECONDS SEED   prints results
+//
+// Sockets are non-blocking and every read and write waits with poll(), as
+// the event-driven programs the bypass guarantees (epoll/poll: Go, nginx,
+// Node, Java NIO) do. Blocking reads are not used: with the bypass on kernel
+// 6.18 a blocking read can fail with EAGAIN when another thread writes the
+// same socket (tcp_bpf does not wait again after a wakeup without data).
+//
+// Connection i (sent as an 8-byte header ahead of its data) uses:
+// TCP_NODELAY when i is even; sender Senders[(i/2)%4]; and, after both
+// directions ended with a FIN, a plain close or an RST close (i/8 odd).
+
+// Senders are the ways a connection writes.
+var Senders = []string{"write", "msg_more", "sendfile", "splice"}
+
+// LoadConn is one connection's outcome.
+type LoadConn struct {
+	Index   int    `json:"index"`
+	Sender  string `json:"sender"`
+	Sent    int64  `json:"sent"`
+	Recv    int64  `json:"recv"`
+	SentSHA string `json:"sent_sha"`
+	RecvSHA string `json:"recv_sha"`
+	Error   string `json:"error,omitempty"`
+}
+
+func helperLoad(args []string) error {
+	if len(args) != 5 {
+		return errors.New("usage: load listen|dial ADDR CONNS SECONDS SEED")
+	}
+	conns, err1 := strconv.Atoi(args[2])
+	secs, err2 := strconv.ParseFloat(args[3], 64)
+	seed, err3 := strconv.ParseUint(args[4], 10, 64)
+	ap, err4 := netip.ParseAddrPort(args[1])
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || !ap.Addr().Is4() {
+		return errors.New("load: CONNS, SECONDS, SEED are numbers and ADDR is IPv4:PORT")
+	}
+	dur := time.Duration(secs * float64(time.Second))
+	results := make([]LoadConn, conns)
+	var wg sync.WaitGroup
+	run := func(fd, i int) {
+		defer wg.Done()
+		results[i] = loadConn(fd, i, dur, seed+uint64(i)*1000)
+	}
+	if args[0] == "listen" {
+		lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		unix.SetsockoptInt(lfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+		if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
+			return err
+		}
+		if err := unix.Listen(lfd, conns); err != nil {
+			return err
+		}
+		sa, _ := unix.Getsockname(lfd)
+		emit(ListenResult{Addr: fmt.Sprintf("%s:%d", ap.Addr(), sa.(*unix.SockaddrInet4).Port)})
+		for n := 0; n < conns; n++ {
+			fd, _, err := unix.Accept(lfd)
+			if err != nil {
+				return err
+			}
+			var hdr [8]byte
+			if err := readAll(fd, hdr[:]); err != nil {
+				return fmt.Errorf("connection header: %w", err)
+			}
+			i := int(binary.LittleEndian.Uint64(hdr[:]))
+			if i < 0 || i >= conns {
+				return fmt.Errorf("connection index %d out of range", i)
+			}
+			wg.Add(1)
+			go run(fd, i)
+		}
+		unix.Close(lfd)
+	} else {
+		for i := 0; i < conns; i++ {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
+				return fmt.Errorf("connection %d: %w", i, err)
+			}
+			var hdr [8]byte
+			binary.LittleEndian.PutUint64(hdr[:], uint64(i))
+			if err := writeAll(fd, hdr[:]); err != nil {
+				return err
+			}
+			wg.Add(1)
+			go run(fd, i)
+		}
+	}
+	wg.Wait()
+	emit(results)
+	return nil
+}
+
+// loadConn runs one connection both ways and closes it.
+func loadConn(fd, i int, dur time.Duration, seed uint64) LoadConn {
+	res := LoadConn{Index: i, Sender: Senders[(i/2)%len(Senders)]}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, boolInt(i%2 == 0))
+	if err := unix.SetNonblock(fd, true); err != nil {
+		res.Error = err.Error()
+		unix.Close(fd)
+		return res
+	}
+	sent := make(chan error, 1)
+	go func() {
+		var err error
+		res.Sent, res.SentSHA, err = loadSend(fd, res.Sender, dur, seed)
+		if err == nil {
+			err = unix.Shutdown(fd, unix.SHUT_WR)
+		}
+		sent <- err
+	}()
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	var rerr error
+	for {
+		n, err := unix.Read(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			if err = waitFor(fd, unix.POLLIN); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			rerr = fmt.Errorf("read after %d bytes: %w", res.Recv, err)
+			break
+		}
+		if n == 0 {
+			break
+		}
+		h.Write(buf[:n])
+		res.Recv += int64(n)
+	}
+	res.RecvSHA = hex.EncodeToString(h.Sum(nil))
+	if err := <-sent; err != nil {
+		res.Error = err.Error()
+	} else if rerr != nil {
+		res.Error = rerr.Error()
+	}
+	if (i/8)%2 == 1 {
+		// An RST close discards what the peer has not acknowledged yet:
+		// wait until it has everything, then reset.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ); err != nil || n == 0 {
+				break
+			}
+		}
+		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+	}
+	unix.Close(fd)
+	return res
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// loadSend sends random messages of 1 B to 1 MiB for dur with the sender
+// kind, returning the count and the SHA-256 of what was sent.
+func loadSend(fd int, sender string, dur time.Duration, seed uint64) (int64, string, error) {
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	data := rand.NewChaCha8(key)
+	sizes := rand.New(rand.NewPCG(seed, 11))
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	var total int64
+	var pipeR, pipeW int = -1, -1
+	defer func() {
+		for _, f := range []int{pipeR, pipeW} {
+			if f >= 0 {
+				unix.Close(f)
+			}
+		}
+	}()
+	switch sender {
+	case "splice":
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return 0, "", err
+		}
+		pipeR, pipeW = p[0], p[1]
+	}
+	deadline := time.Now().Add(dur)
+	for n := 0; time.Now().Before(deadline); n++ {
+		size := 1 + sizes.IntN(len(buf))
+		msg := buf[:size]
+		data.Read(msg)
+		h.Write(msg)
+		var err error
+		switch sender {
+		case "write":
+			err = writeAll(fd, msg)
+		case "msg_more":
+			flags := 0
+			if n%2 == 0 {
+				flags = unix.MSG_MORE // the next message completes it
+			}
+			err = sendAll(fd, msg, flags)
+		case "sendfile":
+			err = sendfileAll(fd, msg)
+		case "splice":
+			err = spliceAll(fd, pipeR, pipeW, msg)
+		}
+		if err != nil {
+			return total, "", fmt.Errorf("%s after %d bytes: %w", sender, total, err)
+		}
+		total += int64(size)
+	}
+	return total, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ioTimeout is how long one read or write may wait: longer is a hang.
+const ioTimeout = 30 * time.Second
+
+// waitFor polls fd for events, failing after ioTimeout.
+func waitFor(fd int, events int16) error {
+	for {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: events}}, int(ioTimeout/time.Millisecond))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("no progress in %v: hang", ioTimeout)
+		}
+		return nil
+	}
+}
+
+// again reports whether err asks to wait for POLLOUT and try again.
+func again(fd int, err error) (bool, error) {
+	if errors.Is(err, unix.EINTR) {
+		return true, nil
+	}
+	if errors.Is(err, unix.EAGAIN) {
+		return true, waitFor(fd, unix.POLLOUT)
+	}
+	return false, err
+}
+
+func readAll(fd int, b []byte) error {
+	for off := 0; off < len(b); {
+		n, err := unix.Read(fd, b[off:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errors.New("unexpected end of stream")
+		}
+		off += n
+	}
+	return nil
+}
+
+func writeAll(fd int, b []byte) error { return sendAll(fd, b, 0) }
+
+func sendAll(fd int, b []byte, flags int) error {
+	for off := 0; off < len(b); {
+		n, err := unix.SendmsgN(fd, b[off:], nil, nil, flags)
+		if retry, err := again(fd, err); err != nil {
+			return err
+		} else if retry {
+			continue
+		}
+		off += n
+	}
+	return nil
+}
+
+// sendfileAll sends msg from a file of its own: sendfile is zero-copy, so the
+// pages must not change while they may still be in flight.
+func sendfileAll(fd int, msg []byte) error {
+	memfd, err := unix.MemfdCreate("load", unix.MFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(memfd)
+	if _, err := unix.Pwrite(memfd, msg, 0); err != nil {
+		return err
+	}
+	var off int64
+	for off < int64(len(msg)) {
+		n, err := unix.Sendfile(fd, memfd, &off, len(msg)-int(off))
+		if retry, err := again(fd, err); err != nil {
+			return err
+		} else if retry {
+			continue
+		}
+		if n == 0 {
+			return errors.New("sendfile sent nothing")
+		}
+	}
+	return nil
+}
+
+// spliceAll moves msg through a pipe into the socket, at most a default
+// pipe's capacity (64 KiB) at a time so the write never blocks.
+func spliceAll(fd, pipeR, pipeW int, msg []byte) error {
+	for off := 0; off < len(msg); {
+		n, err := unix.Write(pipeW, msg[off:min(len(msg), off+64<<10)])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for left := n; left > 0; {
+			m, err := unix.Splice(pipeR, nil, fd, nil, left, unix.SPLICE_F_MOVE)
+			if retry, err := again(fd, err); err != nil {
+				return err
+			} else if retry {
+				continue
+			}
+			left -= int(m)
+		}
+		off += n
+	}
+	return nil
+}
