@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/sockshim/sockshim/bpf"
 	"github.com/sockshim/sockshim/internal/testenv"
 )
 
-// Per-socket state dies with the socket: 100,000 bind/close cycles and a
-// thousand bypassed connections leave every map at its starting size.
+// Per-socket state dies with the socket: bind/close cycles (100,000; a
+// million under make stress) and bypassed connections (10,000; 100,000) leave
+// every map at its starting size.
 func TestNoLeaks(t *testing.T) {
 	e := newEnv(t)
 	_, cg := e.group(t, "leaky", true, tcp(3000), udp(3000))
@@ -18,17 +20,22 @@ func TestNoLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r testenv.BindLoopResult
-	testenv.Run(t, cg, 5*helperTimeout, &r, "bindloop", "100000", "3000")
+	testenv.Run(t, cg, 20*helperTimeout, &r, "bindloop", fmt.Sprint(stress(100000, 1000000)), "3000")
 	if r.Failed != 0 {
 		t.Fatalf("%d of %d binds of 3000 failed", r.Failed, r.Cycles)
 	}
-	for i := 0; i < 200; i++ {
-		srv := testenv.Start(t, cg, "exchange", "listen", "127.0.0.1:0", "1000", fmt.Sprint(i))
-		var l testenv.ListenResult
-		srv.JSON(t, helperTimeout, &l)
-		var rc testenv.ExchangeResult
-		testenv.Run(t, peer, helperTimeout, &rc, "exchange", "dial", l.Addr, "1000", fmt.Sprint(i+1))
-		srv.Wait(helperTimeout)
+	conns := stress(10000, 100000)
+	srv := testenv.Start(t, cg, "churn", "listen", "127.0.0.1:0", fmt.Sprint(conns))
+	var l testenv.ListenResult
+	srv.JSON(t, helperTimeout, &l)
+	var cr testenv.ChurnResult
+	testenv.Run(t, peer, 20*helperTimeout, &cr, "churn", "dial", l.Addr, fmt.Sprint(conns))
+	if err, stderr := srv.Wait(helperTimeout); err != nil || cr.Connections != conns {
+		t.Fatalf("%d of %d connections: %v %s", cr.Connections, conns, err, stderr)
+	}
+	leakyID, _ := bpf.CgroupID(cg)
+	if c, _ := e.k.Counters(leakyID); c.Messages < uint64(conns) {
+		t.Fatalf("only %d messages redirected over %d connections", c.Messages, conns)
 	}
 	after, err := e.k.MapSizes()
 	if err != nil {
@@ -39,5 +46,5 @@ func TestNoLeaks(t *testing.T) {
 			t.Errorf("map %s: %d entries after, %d before", name, after[name], n)
 		}
 	}
-	t.Logf("map sizes before %v, after %v", before, after)
+	t.Logf("%d bind/close cycles, %d connections; map sizes before %v, after %v", r.Cycles, conns, before, after)
 }

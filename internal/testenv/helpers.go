@@ -33,6 +33,7 @@ func init() {
 		"exchange":  helperExchange,
 		"await":     helperAwait,
 		"load":      helperLoad,
+		"churn":     helperChurn,
 	}
 }
 

@@ -1,0 +1,126 @@
+package group
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/cgroup"
+	"github.com/sockshim/sockshim/internal/testenv"
+)
+
+// kernelComplaints counts WARNING and BUG lines in the kernel log.
+func kernelComplaints(t *testing.T) int {
+	t.Helper()
+	out, err := exec.Command("dmesg").Output()
+	if err != nil {
+		t.Logf("dmesg unreadable (%v): kernel warnings not checked", err)
+		return 0
+	}
+	n := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "WARNING:") || strings.Contains(l, "BUG:") || strings.Contains(l, "general protection") {
+			n++
+		}
+	}
+	return n
+}
+
+// noNewKernelComplaints fails the test if the kernel logged a warning while
+// it ran.
+func noNewKernelComplaints(t *testing.T) {
+	before := kernelComplaints(t)
+	t.Cleanup(func() {
+		if after := kernelComplaints(t); after > before {
+			t.Errorf("the kernel logged %d new WARNING/BUG lines (dmesg)", after-before)
+		}
+	})
+}
+
+// Faults while traffic runs through the bypass: the group is torn down
+// (poststop), everything is reset, or the cgroup is removed. Every stream
+// completes intact through whatever path remains; nothing hangs.
+func TestFaultsDuringTraffic(t *testing.T) {
+	faults := map[string]func(t *testing.T, e *env, a string){
+		"poststop": func(t *testing.T, e *env, a string) {
+			if err := Teardown(e.k, e.store, "a"); err != nil {
+				t.Errorf("teardown during traffic: %v", err)
+			}
+		},
+		"reset": func(t *testing.T, e *env, a string) {
+			if err := bpf.Reset(e.k.Root()); err != nil {
+				t.Errorf("reset during traffic: %v", err)
+			}
+		},
+		"cgroup removal": func(t *testing.T, e *env, a string) {
+			// The processes leave first (a cgroup with processes cannot
+			// go); the kernel then drops the cgroup's attachments.
+			procs, _ := cgroup.Procs(a)
+			for _, pid := range procs {
+				cgroup.Move(e.parent, pid)
+			}
+			if err := os.Remove(a); err != nil {
+				t.Errorf("remove cgroup during traffic: %v", err)
+			}
+		},
+	}
+	for name, fault := range faults {
+		t.Run(name, func(t *testing.T) {
+			noNewKernelComplaints(t)
+			e := newEnv(t)
+			_, a := e.group(t, "a", true)
+			_, b := e.group(t, "b", true)
+			done := make(chan int64)
+			go func() { done <- load(t, a, b, 40, stress(4.0, 30.0)) }()
+			time.Sleep(time.Second)
+			fault(t, e, a)
+			total := <-done
+			if total == 0 {
+				t.Fatal("no traffic")
+			}
+			if name != "poststop" { // the group's cleanup must still succeed
+				Collect(e.k, e.store)
+			}
+		})
+	}
+}
+
+// kill -9 of either end mid-stream: the other end sees the connection end
+// (no hang), and other connections carry on intact.
+func TestFaultKillMidStream(t *testing.T) {
+	for _, victim := range []string{"server", "client"} {
+		t.Run(victim, func(t *testing.T) {
+			noNewKernelComplaints(t)
+			e := newEnv(t)
+			_, a := e.group(t, "a", true)
+			_, b := e.group(t, "b", true)
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { defer wg.Done(); load(t, a, b, 20, 4) }()
+
+			srv := testenv.Start(t, a, "exchange", "listen", "127.0.0.1:0", fmt.Sprint(int64(64)<<30), "1")
+			var l testenv.ListenResult
+			srv.JSON(t, helperTimeout, &l)
+			cli := testenv.Start(t, b, "exchange", "dial", l.Addr, fmt.Sprint(int64(64)<<30), "2")
+			time.Sleep(500 * time.Millisecond)
+			killed, other := srv, cli
+			if victim == "client" {
+				killed, other = cli, srv
+			}
+			syscall.Kill(killed.Pid(), syscall.SIGKILL)
+			start := time.Now()
+			err, stderr := other.Wait(helperTimeout)
+			if time.Since(start) >= helperTimeout {
+				t.Fatalf("the surviving end hung after its peer was killed")
+			}
+			t.Logf("surviving end ended after %v: %v %s", time.Since(start).Round(time.Millisecond), err, strings.TrimSpace(stderr))
+			wg.Wait()
+		})
+	}
+}
