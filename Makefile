@@ -36,6 +36,15 @@ demo: build
 	scripts/deps.sh demo
 	scripts/demo.sh
 
+# The long runs (about 10 minutes): 200 bypassed connections for 60 s, faults
+# during 30 s of traffic, a million bind/close cycles, 100,000 connections,
+# 1,000 container lifecycles. Each test logs its figures.
+stress: build
+	scripts/deps.sh test
+	SOCKSHIM_STRESS=1 $(GO) test -count=1 -timeout 60m -v \
+		-run 'UnderLoad|FaultsDuringTraffic|KillMidStream|NoLeaks|Lifecycles|ConcurrentFirstUse' \
+		./internal/group ./hook 2>&1 | grep -vE '^=== |level=' 
+
 # The figures: every experiment and the real alternatives in interleaved
 # rounds; writes bench/results.md and bench/results.svg (a few minutes).
 bench: build

@@ -21,3 +21,11 @@ func fail(code int, format string, args ...any) int {
 	fmt.Fprintf(os.Stderr, "sockshim: "+format+"\n", args...)
 	return code
 }
+
+// requireRoot refuses, in one line, a command that needs root.
+func requireRoot(command string) (int, bool) {
+	if os.Geteuid() != 0 {
+		return fail(exitFailure, "%s: must run as root (it loads eBPF programs and changes cgroups; runtimes run hooks as root)", command), false
+	}
+	return 0, true
+}

@@ -21,6 +21,9 @@ func cmdGC(args []string) int {
 	if code, ok := parse(fs, gcUsage, args); !ok {
 		return code
 	}
+	if code, ok := requireRoot("gc"); !ok {
+		return code
+	}
 	k, err := bpf.Open(opts.bpffs)
 	if err != nil {
 		return fail(exitFailure, "gc: %v", err)

@@ -59,6 +59,9 @@ func cmdHook(args []string) int {
 	if code, ok := parse(fs, hookUsage, args); !ok {
 		return code
 	}
+	if code, ok := requireRoot("hook"); !ok {
+		return code
+	}
 	pool, err := group.ParsePool(*poolFlag)
 	if err != nil {
 		return fail(exitUsage, "hook: --pool: %v", err)

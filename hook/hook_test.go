@@ -16,6 +16,12 @@ import (
 // sleeperIn starts `sleep 300` in cgroup cg and returns its pid.
 func sleeperIn(t *testing.T, cg string) int {
 	t.Helper()
+	return startSleeper(t, cg).Process.Pid
+}
+
+// startSleeper starts `sleep 300` in cgroup cg; cleanup kills and reaps it.
+func startSleeper(t *testing.T, cg string) *exec.Cmd {
+	t.Helper()
 	fd, err := syscall.Open(cg, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +33,7 @@ func sleeperIn(t *testing.T, cg string) int {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd.Process.Pid
+	return cmd
 }
 
 func (c *cli) hook(stdin string, args ...string) (string, string, int) {

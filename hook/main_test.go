@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	os.Chmod(dir, 0o755) // the not-root test runs it as nobody
 	sockshimBin = filepath.Join(dir, "sockshim")
 	build := exec.Command("go", "build", "-o", sockshimBin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as make build makes it

@@ -61,6 +61,9 @@ func cmdNRI(args []string) int {
 	if code, ok := parse(fs, nriUsage, args); !ok {
 		return code
 	}
+	if code, ok := requireRoot("nri"); !ok {
+		return code
+	}
 	pool, err := group.ParsePool(*poolFlag)
 	if err != nil {
 		return fail(exitUsage, "nri: --pool: %v", err)

@@ -20,6 +20,9 @@ func cmdReset(args []string) int {
 	if code, ok := parse(fs, resetUsage, args); !ok {
 		return code
 	}
+	if code, ok := requireRoot("reset"); !ok {
+		return code
+	}
 	if err := bpf.Reset(opts.bpffs); err != nil {
 		return fail(exitFailure, "reset: %v", err)
 	}

@@ -57,6 +57,9 @@ func cmdRun(args []string) int {
 	if code, ok := parse(fs, runUsage, args); !ok {
 		return code
 	}
+	if code, ok := requireRoot("run"); !ok {
+		return code
+	}
 	argv := fs.Args()
 	if len(argv) == 0 {
 		return fail(exitUsage, "run: no command given (sockshim run [FLAGS] -- CMD [ARG...])")
