@@ -12,7 +12,7 @@ func TestRunOnThisHost(t *testing.T) {
 	testenv.RequireRoot(t)
 	for _, c := range Run(Options{BPFFS: "/sys/fs/bpf/sockshim"}) {
 		t.Logf("%s: ok=%v %s", c.Name, c.OK, c.Detail)
-		if !c.OK {
+		if !c.OK && c.Required {
 			t.Errorf("%s failed: %s", c.Name, c.Detail)
 		}
 	}

@@ -416,7 +416,8 @@ func helperChurn(args []string) error {
 			if err != nil {
 				return err
 			}
-			if err := readAll(fd, buf); err != nil {
+			unix.SetNonblock(fd, true)
+			if err := readPolled(fd, buf); err != nil {
 				return fmt.Errorf("connection %d: %w", i, err)
 			}
 			if err := writeAll(fd, buf); err != nil {
