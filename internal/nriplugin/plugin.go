@@ -62,7 +62,12 @@ func (p *Plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, ctr *ap
 // StartContainer comes before the container's process runs its code: the
 // prestart treatment.
 func (p *Plugin) StartContainer(_ context.Context, pod *api.PodSandbox, ctr *api.Container) error {
-	return p.setUp(pod, ctr)
+	err := p.setUp(pod, ctr)
+	if err != nil {
+		// The runtime may only log a failed event: say it here too.
+		p.Log.Error("set-up failed", "container", ctr.GetName(), "error", err)
+	}
+	return err
 }
 
 // StopContainer and RemoveContainer: the poststop treatment, idempotent.

@@ -2,7 +2,6 @@ package nriplugin
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -98,10 +97,15 @@ func (r *testRuntime) synchronize(ctx context.Context, cb nri.SyncCB) error {
 func (r *testRuntime) startPlugin() (stop func()) {
 	t := r.t
 	t.Helper()
-	p := &Plugin{K: r.k, Store: r.store, Pool: group.DefaultPool, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p := &Plugin{K: r.k, Store: r.store, Pool: group.DefaultPool, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
 	s, err := stub.New(p, stub.WithSocketPath(filepath.Join(r.dir, "nri.sock")), stub.WithPluginName("sockshim"), stub.WithPluginIdx("10"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The adaptation also synchronizes at its own start (pre-installed
+	// plugins): forget those signals, wait for this plugin's.
+	for len(r.synced) > 0 {
+		<-r.synced
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := s.Start(ctx); err != nil {
@@ -113,10 +117,22 @@ func (r *testRuntime) startPlugin() (stop func()) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the plugin was never synchronized")
 	}
+	// The adaptation adds the plugin to its list after the sync callback
+	// returns, under the sync lock: once a sync block can be had, the
+	// plugin receives events (containerd relies on the same lock).
+	r.nri.BlockPluginSync().Unblock()
 	var once sync.Once
 	stop = func() { once.Do(func() { s.Stop(); cancel(); s.Wait() }) }
 	t.Cleanup(stop)
 	return stop
+}
+
+// testWriter sends the plugin's log to the test's log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 func (r *testRuntime) pod(name string, annotations map[string]string) *api.PodSandbox {
