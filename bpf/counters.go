@@ -3,6 +3,7 @@ package bpf
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/cilium/ebpf"
 )
@@ -29,6 +30,9 @@ func (k *Kernel) resetCounters(id uint64) error {
 // bypass has none: zero.
 func (k *Kernel) Counters(id uint64) (Counters, error) {
 	m, err := k.bpfMap(mapCounters)
+	if errors.Is(err, os.ErrNotExist) {
+		return Counters{}, nil // no bypass on this host
+	}
 	if err != nil {
 		return Counters{}, err
 	}
@@ -54,6 +58,9 @@ func (k *Kernel) MapSizes() (map[string]int, error) {
 	sizes := map[string]int{}
 	for _, name := range []string{mapVirtualToHost, mapHostToVirtual, mapCounters, mapSockets} {
 		m, err := k.bpfMap(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // no bypass on this host
+		}
 		if err != nil {
 			return nil, err
 		}

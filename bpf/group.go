@@ -37,6 +37,10 @@ type groupConfig struct {
 	_       uint32
 }
 
+// ErrBypassUnavailable: the kernel refused the bypass programs, or the
+// operator turned the bypass off (SOCKSHIM_DISABLE_BYPASS).
+var ErrBypassUnavailable = errors.New("the loopback bypass is not available on this host (the kernel refused its programs, or SOCKSHIM_DISABLE_BYPASS is set; see sockshim doctor)")
+
 // validName accepts names safe as one path element: 1-128 letters, digits,
 // '_', '.' and '-', starting with a letter or digit. (A regexp with {0,127}
 // compiles to a large program at start-up, which the hook pays every time.)
@@ -64,6 +68,9 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 	id, err := CgroupID(g.Cgroup)
 	if err != nil {
 		return err
+	}
+	if g.Bypass && !k.BypassAvailable() {
+		return ErrBypassUnavailable
 	}
 	if err := validateMappings(g.Ports); err != nil {
 		return fmt.Errorf("group %s: %w", g.Name, err)
@@ -215,6 +222,9 @@ func (k *Kernel) removeGroupEntries(id uint64) error {
 		return err
 	}
 	m, err := k.bpfMap(mapCounters)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // no bypass on this host
+	}
 	if err != nil {
 		return err
 	}

@@ -86,11 +86,32 @@ func (k *Kernel) programsPinned() bool {
 		pinned[e.Name()] = true
 	}
 	for _, p := range cgroupPrograms {
+		if p.concern == concernBypass && pinned[bypassUnavailable] {
+			continue
+		}
 		if !pinned[p.name] {
 			return false
 		}
 	}
 	return true
+}
+
+// bypassUnavailable is a directory among the pinned programs that says the
+// kernel refused the bypass programs when this build loaded.
+const bypassUnavailable = "bypass-unavailable"
+
+// DisableBypassEnv turns the bypass off on a host whatever the annotations
+// say (containers then use the normal path, with a warning).
+const DisableBypassEnv = "SOCKSHIM_DISABLE_BYPASS"
+
+// BypassAvailable reports whether groups can get the bypass: the kernel
+// loaded its programs and the operator did not turn it off.
+func (k *Kernel) BypassAvailable() bool {
+	if os.Getenv(DisableBypassEnv) != "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(k.progsDir(), bypassUnavailable))
+	return err != nil
 }
 
 // program returns a pinned program, opening it on first use.
@@ -128,8 +149,16 @@ func (k *Kernel) loadAndPin() error {
 		return err
 	}
 	opts := ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: k.mapsDir()}}
+	bypassLoaded := false
 	for _, spec := range specs {
+		_, isBypass := spec.Programs["bypass_redirect_msg"]
 		coll, err := ebpf.NewCollectionWithOptions(spec, opts)
+		if err != nil && isBypass && !errors.Is(err, ebpf.ErrMapIncompatible) {
+			// A kernel without sockmap, sk_msg or sockops: the port
+			// remap still works, the bypass degrades to the normal path.
+			continue
+		}
+		bypassLoaded = bypassLoaded || isBypass
 		if errors.Is(err, ebpf.ErrMapIncompatible) {
 			return fmt.Errorf("maps pinned under %s come from an incompatible sockshim build (run `sockshim reset`): %w", k.mapsDir(), err)
 		}
@@ -154,7 +183,15 @@ func (k *Kernel) loadAndPin() error {
 	if err := os.MkdirAll(k.progsDir(), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", k.progsDir(), err)
 	}
+	if !bypassLoaded {
+		if err := os.Mkdir(filepath.Join(k.progsDir(), bypassUnavailable), 0o700); err != nil {
+			return fmt.Errorf("record that the bypass is unavailable: %w", err)
+		}
+	}
 	for _, sp := range sockhashPrograms {
+		if !bypassLoaded {
+			break
+		}
 		err := link.RawAttachProgram(link.RawAttachProgramOptions{
 			Target:  k.maps[mapSockets].FD(),
 			Program: k.progs[sp.name],
@@ -167,6 +204,9 @@ func (k *Kernel) loadAndPin() error {
 	// Programs are pinned last: a complete program directory means a
 	// complete load.
 	for _, p := range cgroupPrograms {
+		if p.concern == concernBypass && !bypassLoaded {
+			continue
+		}
 		if err := k.progs[p.name].Pin(filepath.Join(k.progsDir(), p.name)); err != nil {
 			return fmt.Errorf("pin program %s: %w", p.name, err)
 		}
@@ -199,10 +239,10 @@ func (k *Kernel) removeOtherBuilds() error {
 func OpenMaps(root string) (*Kernel, error) {
 	k := &Kernel{root: filepath.Clean(root), progs: map[string]*ebpf.Program{}, maps: map[string]*ebpf.Map{}}
 	// One map that always exists tells whether anything is loaded.
-	m, err := ebpf.LoadPinnedMap(filepath.Join(k.mapsDir(), mapCounters), &ebpf.LoadPinOptions{ReadOnly: true})
+	m, err := ebpf.LoadPinnedMap(filepath.Join(k.mapsDir(), mapVirtualToHost), &ebpf.LoadPinOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("load pinned map %s: %w", mapCounters, err)
+		return nil, fmt.Errorf("load pinned map %s: %w", mapVirtualToHost, err)
 	}
-	k.maps[mapCounters] = m
+	k.maps[mapVirtualToHost] = m
 	return k, nil
 }

@@ -173,6 +173,9 @@ func (h *hookRun) start() error {
 	if err != nil {
 		return err
 	}
+	for _, w := range rec.Warnings {
+		h.log.Warn(w)
+	}
 	h.log.Info("set up", "cgroup", rec.Cgroup, "bypass", rec.Bypass, "ports", rec.Ports)
 	return nil
 }

@@ -116,3 +116,34 @@ func TestHookContract(t *testing.T) {
 	}
 	checkNothingLeft(t, c)
 }
+
+// Without the bypass (a kernel that refuses its programs, or the operator's
+// SOCKSHIM_DISABLE_BYPASS), a container asking for it still starts, on the
+// normal path, with its ports and one warning.
+func TestHookBypassUnavailableDegrades(t *testing.T) {
+	c := newCLI(t)
+	cg := testenv.Cgroup(t, c.parent, "degraded")
+	pid := sleeperIn(t, cg)
+	cmd := c.cmd("hook", "prestart")
+	cmd.Env = append(cmd.Env, "SOCKSHIM_DISABLE_BYPASS=1")
+	cmd.Stdin = strings.NewReader(fmt.Sprintf(`{"id":"degraded","status":"created","pid":%d,"annotations":{"io.sockshim.ports":"3000","io.sockshim.bypass":"true"}}`, pid))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("prestart refused the container: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "io.sockshim.bypass") || !strings.Contains(string(out), "normal path") {
+		t.Errorf("no warning about the bypass: %q", out)
+	}
+	entries := c.ls()
+	if len(entries) != 1 || entries[0].Bypass || len(entries[0].Ports) != 1 {
+		t.Fatalf("ls: %+v, want the ports without the bypass", entries)
+	}
+	n, _ := bpf.AttachedPrograms(cg)
+	if want := 12; n != want { // the port remap's programs, no sockops
+		t.Fatalf("%d programs attached, want %d", n, want)
+	}
+	if _, errOut, code := c.hook(`{"id":"degraded","status":"stopped"}`); code != 0 {
+		t.Fatalf("poststop: %s", errOut)
+	}
+	checkNothingLeft(t, c)
+}

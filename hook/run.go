@@ -133,6 +133,9 @@ func (r *runner) setUp() error {
 		return err
 	}
 	r.attached = true
+	for _, w := range rec.Warnings {
+		r.opts.logger().Warn(w, "id", r.id)
+	}
 	for _, m := range rec.Ports {
 		r.opts.logger().Info("port", "id", r.id, "port", m.Port, "proto", m.Proto, "host_port", m.HostPort)
 	}

@@ -110,6 +110,12 @@ func TestRuncTwoContainersShare3000(t *testing.T) {
 		if err != nil || strings.TrimSpace(out) != id {
 			t.Errorf("inside %s, 127.0.0.1:3000 gave %q (%v)", id, out, err)
 		}
+		// The pins (mappings, links) live on the host: nothing of them is
+		// visible from inside, so a container can neither read nor change
+		// another's mappings.
+		if out, _ := r.runc("exec", id, "ls", "/sys/fs/bpf"); strings.Contains(out, "sockshim") || strings.Contains(out, "groups") {
+			t.Errorf("inside %s, /sys/fs/bpf shows %q", id, out)
+		}
 	}
 	for _, id := range ids {
 		e, _ := entryFor(entries, id)

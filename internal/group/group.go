@@ -46,6 +46,12 @@ func Setup(k *bpf.Kernel, store *records.Store, spec Spec) (*records.Record, err
 	if err != nil {
 		return nil, err
 	}
+	var warnings []string
+	if spec.Bypass && !k.BypassAvailable() {
+		// Degrade, do not refuse: the group starts on the normal path.
+		spec.Bypass = false
+		warnings = append(warnings, "io.sockshim.bypass: "+bpf.ErrBypassUnavailable.Error()+"; using the normal path")
+	}
 	rec := &records.Record{
 		ID:            spec.ID,
 		Kind:          spec.Kind,
@@ -54,6 +60,7 @@ func Setup(k *bpf.Kernel, store *records.Store, spec Spec) (*records.Record, err
 		Bypass:        spec.Bypass,
 		Ports:         mappings,
 		CreatedCgroup: spec.CreatedCgroup,
+		Warnings:      warnings,
 		Created:       time.Now().UTC(),
 	}
 	// The record goes first so that a crash between the two leaves

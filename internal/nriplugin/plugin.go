@@ -141,6 +141,9 @@ func (p *Plugin) setUp(pod *api.PodSandbox, ctr *api.Container) error {
 	if err != nil {
 		return fmt.Errorf("sockshim: container %s: %w", ctr.GetName(), err)
 	}
+	for _, w := range rec.Warnings {
+		p.Log.Warn(w, "container", ctr.GetName())
+	}
 	p.Log.Info("set up", "container", ctr.GetName(), "id", ctr.GetId(), "cgroup", rec.Cgroup, "ports", rec.Ports, "bypass", rec.Bypass)
 	return nil
 }

@@ -29,6 +29,8 @@ type Record struct {
 	CgroupID uint64        `json:"cgroup_id"`
 	Bypass   bool          `json:"bypass"`
 	Ports    []bpf.Mapping `json:"ports"`
+	// Warnings say what the group asked for and did not get.
+	Warnings []string `json:"warnings,omitempty"`
 	// CreatedCgroup is set when sockshim made the cgroup and must remove it.
 	CreatedCgroup bool      `json:"created_cgroup,omitempty"`
 	Created       time.Time `json:"created"`
