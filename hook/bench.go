@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 const benchUsage = `sockshim bench [--mode rtt|stream|connect] [OPTIONS] [--json]
@@ -193,7 +194,9 @@ func (b *bencher) pair(variant string, wantTail bool, server, client []string) (
 	if err := srv.Start(); err != nil {
 		return nil, "", fmt.Errorf("start server: %w", err)
 	}
-	defer func() { srv.Process.Kill(); srv.Wait() }()
+	// SIGTERM, not SIGKILL: `sockshim run` forwards it to the server and
+	// then removes the group; a killed wrapper would leave both behind.
+	defer func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() }()
 	rd := bufio.NewReader(pipe)
 	line, err := rd.ReadString('\n')
 	if err != nil {

@@ -131,8 +131,10 @@ func loadConn(fd, i int, dur time.Duration, seed uint64) LoadConn {
 	go func() {
 		var err error
 		res.Sent, res.SentSHA, err = loadSend(fd, res.Sender, dur, seed)
-		if err == nil {
-			err = unix.Shutdown(fd, unix.SHUT_WR)
+		// Half-close also after a failed send, so the peer's reader ends
+		// instead of waiting for data that will not come.
+		if serr := unix.Shutdown(fd, unix.SHUT_WR); err == nil {
+			err = serr
 		}
 		sent <- err
 	}()

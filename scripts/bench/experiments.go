@@ -32,12 +32,21 @@ type rtt struct {
 	P99US  float64 `json:"p99_us"`
 }
 
-func newBench(bin string, quick bool) (*bench, error) {
+func newBench(bin string, quick bool) (b *bench, err error) {
+	defer func() { // fatal before main's clean-up is in place
+		if r := recover(); r != nil {
+			if f, ok := r.(benchFailure); ok {
+				err = f.err
+				return
+			}
+			panic(r)
+		}
+	}()
 	work, err := os.MkdirTemp("/tmp", "ssbench-") // podman: runroot under 50 characters
 	if err != nil {
 		return nil, err
 	}
-	b := &bench{bin: bin, quick: quick, work: work, s: samples{},
+	b = &bench{bin: bin, quick: quick, work: work, s: samples{},
 		bpffs: fmt.Sprintf("/sys/fs/bpf/sockshim-bench-%d", os.Getpid())}
 	b.env = append(os.Environ(), "SOCKSHIM_BPFFS="+b.bpffs, "SOCKSHIM_STATE_DIR="+filepath.Join(work, "state"))
 	b.rootfs = filepath.Join(work, "rootfs")
@@ -74,7 +83,7 @@ func (b *bench) close() {
 			exec.Command("ip", "netns", "del", ns).Run()
 		}
 	}
-	b.sockshim("reset")
+	b.cmd(b.bin, "reset").Run() // never fatal: this runs while failing too
 	os.RemoveAll(b.work)
 }
 

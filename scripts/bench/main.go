@@ -34,7 +34,18 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	defer b.close()
+	// A failure panics with benchFailure: clean up (containers, network
+	// namespaces, pins), then exit 1.
+	defer func() {
+		r := recover()
+		b.close()
+		if f, ok := r.(benchFailure); ok {
+			fmt.Fprintln(os.Stderr, "bench:", f.err)
+			os.Exit(1)
+		} else if r != nil {
+			panic(r)
+		}
+	}()
 	for r := 1; r <= *rounds; r++ {
 		fmt.Fprintf(os.Stderr, "== round %d/%d\n", r, *rounds)
 		b.round()
@@ -54,9 +65,11 @@ func main() {
 	fmt.Fprintf(os.Stderr, "wrote %s and %s\n", filepath.Join(*out, "results.md"), filepath.Join(*out, "results.svg"))
 }
 
+type benchFailure struct{ err error }
+
+// fatal ends the run; main's deferred clean-up still runs.
 func fatal(err error) {
-	fmt.Fprintln(os.Stderr, "bench:", err)
-	os.Exit(1)
+	panic(benchFailure{err})
 }
 
 // samples collects one figure's value per round.
