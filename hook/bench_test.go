@@ -2,10 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/sockshim/sockshim/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sockshim/sockshim/internal/testenv"
 )
 
 // Every mode of sockshim bench runs, prints its JSON, and leaves no group,

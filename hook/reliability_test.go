@@ -13,13 +13,6 @@ import (
 	"github.com/sockshim/sockshim/internal/testenv"
 )
 
-func stress[T any](short, long T) T {
-	if os.Getenv("SOCKSHIM_STRESS") != "" {
-		return long
-	}
-	return short
-}
-
 // 50 containers start at once on a host where sockshim never ran: every
 // prestart succeeds (one of them loads and pins, the others wait for it) and
 // every container gets its own host port.
@@ -78,7 +71,7 @@ func TestContainerLifecyclesLeaveNothing(t *testing.T) {
 	c := newCLI(t)
 	shared := testenv.Cgroup(t, c.parent, "shared")
 	sleeperIn(t, shared) // the other process in the shared cgroup
-	cycles := stress(100, 1000)
+	cycles := testenv.Stress(100, 1000)
 	for i := 0; i < cycles; i++ {
 		sleeper := startSleeper(t, shared)
 		pid := sleeper.Process.Pid

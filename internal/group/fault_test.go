@@ -77,7 +77,7 @@ func TestFaultsDuringTraffic(t *testing.T) {
 			_, a := e.group(t, "a", true)
 			_, b := e.group(t, "b", true)
 			done := make(chan int64)
-			go func() { done <- load(t, a, b, 40, stress(4.0, 30.0)) }()
+			go func() { done <- load(t, a, b, 40, testenv.Stress(4.0, 30.0)) }()
 			time.Sleep(time.Second)
 			fault(t, e, a)
 			total := <-done

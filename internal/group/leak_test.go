@@ -20,11 +20,11 @@ func TestNoLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r testenv.BindLoopResult
-	testenv.Run(t, cg, 20*helperTimeout, &r, "bindloop", fmt.Sprint(stress(100000, 1000000)), "3000")
+	testenv.Run(t, cg, 20*helperTimeout, &r, "bindloop", fmt.Sprint(testenv.Stress(100000, 1000000)), "3000")
 	if r.Failed != 0 {
 		t.Fatalf("%d of %d binds of 3000 failed", r.Failed, r.Cycles)
 	}
-	conns := stress(10000, 100000)
+	conns := testenv.Stress(10000, 100000)
 	srv := testenv.Start(t, cg, "churn", "listen", "127.0.0.1:0", fmt.Sprint(conns))
 	var l testenv.ListenResult
 	srv.JSON(t, helperTimeout, &l)

@@ -2,21 +2,11 @@ package group
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/sockshim/sockshim/internal/testenv"
 )
-
-// stress picks the short figure for make test and the long one for make
-// stress (SOCKSHIM_STRESS=1).
-func stress[T any](short, long T) T {
-	if os.Getenv("SOCKSHIM_STRESS") != "" {
-		return long
-	}
-	return short
-}
 
 // load runs the load helper between a listener in cgroup a and a dialer in
 // cgroup b and checks every connection both ways.
@@ -68,7 +58,7 @@ func TestBypassUnderLoad(t *testing.T) {
 	e := newEnv(t)
 	ra, a := e.group(t, "a", true)
 	_, b := e.group(t, "b", true)
-	total := load(t, a, b, 200, stress(10.0, 60.0))
+	total := load(t, a, b, 200, testenv.Stress(10.0, 60.0))
 	c := counters(t, e, ra.CgroupID)
 	t.Logf("group a redirected %d MiB in %d messages", c.Bytes>>20, c.Messages)
 	if c.Bytes == 0 || int64(c.Bytes) > total {

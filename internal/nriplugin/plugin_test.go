@@ -2,11 +2,12 @@ package nriplugin
 
 import (
 	"fmt"
-	"github.com/containerd/nri/pkg/api"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/containerd/nri/pkg/api"
 
 	"github.com/sockshim/sockshim/bpf"
 	"github.com/sockshim/sockshim/internal/records"

@@ -90,3 +90,12 @@ func RandomID() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// Stress picks the short figure for make test and the long one for make
+// stress (SOCKSHIM_STRESS=1).
+func Stress[T any](short, long T) T {
+	if os.Getenv("SOCKSHIM_STRESS") != "" {
+		return long
+	}
+	return short
+}

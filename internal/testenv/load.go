@@ -65,26 +65,17 @@ func helperLoad(args []string) error {
 		results[i] = loadConn(fd, i, dur, seed+uint64(i)*1000)
 	}
 	if args[0] == "listen" {
-		lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		lfd, err := listen4(ap, conns)
 		if err != nil {
 			return err
 		}
-		unix.SetsockoptInt(lfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
-			return err
-		}
-		if err := unix.Listen(lfd, conns); err != nil {
-			return err
-		}
-		sa, _ := unix.Getsockname(lfd)
-		emit(ListenResult{Addr: fmt.Sprintf("%s:%d", ap.Addr(), sa.(*unix.SockaddrInet4).Port)})
 		for n := 0; n < conns; n++ {
 			fd, _, err := unix.Accept(lfd)
 			if err != nil {
 				return err
 			}
 			var hdr [8]byte
-			if err := readAll(fd, hdr[:]); err != nil {
+			if err := readFull(fd, hdr[:]); err != nil {
 				return fmt.Errorf("connection header: %w", err)
 			}
 			i := int(binary.LittleEndian.Uint64(hdr[:]))
@@ -243,93 +234,6 @@ func loadSend(fd int, sender string, dur time.Duration, seed uint64) (int64, str
 	return total, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// ioTimeout is how long one read or write may wait: longer is a hang.
-const ioTimeout = 30 * time.Second
-
-// waitFor polls fd for events, failing after ioTimeout.
-func waitFor(fd int, events int16) error {
-	for {
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: events}}, int(ioTimeout/time.Millisecond))
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("no progress in %v: hang", ioTimeout)
-		}
-		return nil
-	}
-}
-
-// again reports whether err asks to wait for POLLOUT and try again.
-func again(fd int, err error) (bool, error) {
-	if errors.Is(err, unix.EINTR) {
-		return true, nil
-	}
-	if errors.Is(err, unix.EAGAIN) {
-		return true, waitFor(fd, unix.POLLOUT)
-	}
-	return false, err
-}
-
-// readPolled reads exactly len(b) bytes from a non-blocking socket.
-func readPolled(fd int, b []byte) error {
-	for off := 0; off < len(b); {
-		n, err := unix.Read(fd, b[off:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if errors.Is(err, unix.EAGAIN) {
-			if err := waitFor(fd, unix.POLLIN); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return errors.New("unexpected end of stream")
-		}
-		off += n
-	}
-	return nil
-}
-
-func readAll(fd int, b []byte) error {
-	for off := 0; off < len(b); {
-		n, err := unix.Read(fd, b[off:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return errors.New("unexpected end of stream")
-		}
-		off += n
-	}
-	return nil
-}
-
-func writeAll(fd int, b []byte) error { return sendAll(fd, b, 0) }
-
-func sendAll(fd int, b []byte, flags int) error {
-	for off := 0; off < len(b); {
-		n, err := unix.SendmsgN(fd, b[off:], nil, nil, flags)
-		if retry, err := again(fd, err); err != nil {
-			return err
-		} else if retry {
-			continue
-		}
-		off += n
-	}
-	return nil
-}
-
 // sendfileAll sends msg from a file of its own: sendfile is zero-copy, so the
 // pages must not change while they may still be in flight.
 func sendfileAll(fd int, msg []byte) error {
@@ -378,76 +282,5 @@ func spliceAll(fd, pipeR, pipeW int, msg []byte) error {
 		}
 		off += n
 	}
-	return nil
-}
-
-// ChurnResult is printed by "churn dial".
-type ChurnResult struct {
-	Connections int `json:"connections"`
-}
-
-// churn listen ADDR N | churn dial ADDR N: N short connections one after the
-// other, each carrying 64 bytes each way. listen prints ListenResult first.
-func helperChurn(args []string) error {
-	if len(args) != 3 {
-		return errors.New("usage: churn listen|dial ADDR N")
-	}
-	n, err := strconv.Atoi(args[2])
-	ap, err2 := netip.ParseAddrPort(args[1])
-	if err != nil || err2 != nil || !ap.Addr().Is4() {
-		return errors.New("churn: N is a number and ADDR is IPv4:PORT")
-	}
-	sa := &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
-	buf := make([]byte, 64)
-	if args[0] == "listen" {
-		lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		unix.SetsockoptInt(lfd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		if err := unix.Bind(lfd, sa); err != nil {
-			return err
-		}
-		if err := unix.Listen(lfd, 128); err != nil {
-			return err
-		}
-		got, _ := unix.Getsockname(lfd)
-		emit(ListenResult{Addr: fmt.Sprintf("%s:%d", ap.Addr(), got.(*unix.SockaddrInet4).Port)})
-		for i := 0; i < n; i++ {
-			fd, _, err := unix.Accept(lfd)
-			if err != nil {
-				return err
-			}
-			unix.SetNonblock(fd, true)
-			if err := readPolled(fd, buf); err != nil {
-				return fmt.Errorf("connection %d: %w", i, err)
-			}
-			if err := writeAll(fd, buf); err != nil {
-				return fmt.Errorf("connection %d: %w", i, err)
-			}
-			unix.Close(fd)
-		}
-		return nil
-	}
-	for i := 0; i < n; i++ {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		if err := unix.Connect(fd, sa); err != nil {
-			return fmt.Errorf("connection %d: %w", i, err)
-		}
-		unix.SetNonblock(fd, true) // event-driven, as the load helper
-		if err := writeAll(fd, buf); err != nil {
-			return err
-		}
-		if err := readPolled(fd, buf); err != nil {
-			return fmt.Errorf("connection %d: %w", i, err)
-		}
-		// RST on close: no TIME_WAIT pile-up over many connections.
-		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-		unix.Close(fd)
-	}
-	emit(ChurnResult{Connections: n})
 	return nil
 }

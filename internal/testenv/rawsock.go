@@ -1,0 +1,104 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Raw socket helpers of the load and churn helpers.
+
+// listen4 listens on ap (port 0: any) and prints the ListenResult.
+func listen4(ap netip.AddrPort, backlog int) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
+		return -1, err
+	}
+	if err := unix.Listen(fd, backlog); err != nil {
+		return -1, err
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return -1, err
+	}
+	emit(ListenResult{Addr: fmt.Sprintf("%s:%d", ap.Addr(), sa.(*unix.SockaddrInet4).Port)})
+	return fd, nil
+}
+
+// ioTimeout is how long one read or write may wait: longer is a hang.
+const ioTimeout = 30 * time.Second
+
+// waitFor polls fd for events, failing after ioTimeout.
+func waitFor(fd int, events int16) error {
+	for {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: events}}, int(ioTimeout/time.Millisecond))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("no progress in %v: hang", ioTimeout)
+		}
+		return nil
+	}
+}
+
+// again reports whether err asks to wait for POLLOUT and try again.
+func again(fd int, err error) (bool, error) {
+	if errors.Is(err, unix.EINTR) {
+		return true, nil
+	}
+	if errors.Is(err, unix.EAGAIN) {
+		return true, waitFor(fd, unix.POLLOUT)
+	}
+	return false, err
+}
+
+// readFull reads exactly len(b) bytes, waiting with poll() on a
+// non-blocking socket.
+func readFull(fd int, b []byte) error {
+	for off := 0; off < len(b); {
+		n, err := unix.Read(fd, b[off:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			if err := waitFor(fd, unix.POLLIN); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errors.New("unexpected end of stream")
+		}
+		off += n
+	}
+	return nil
+}
+
+func writeAll(fd int, b []byte) error { return sendAll(fd, b, 0) }
+
+func sendAll(fd int, b []byte, flags int) error {
+	for off := 0; off < len(b); {
+		n, err := unix.SendmsgN(fd, b[off:], nil, nil, flags)
+		if retry, err := again(fd, err); err != nil {
+			return err
+		} else if retry {
+			continue
+		}
+		off += n
+	}
+	return nil
+}
