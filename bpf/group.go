@@ -75,6 +75,12 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 	if err := validateMappings(g.Ports); err != nil {
 		return fmt.Errorf("group %s: %w", g.Name, err)
 	}
+	// The programs tell local peers from remote ones by this host's
+	// addresses: bring them up to date for the new group (idempotent, so
+	// concurrent attaches may both do it).
+	if err := k.syncHostAddrs(); err != nil {
+		return err
+	}
 	dir := k.groupDir(g.Name)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		if errors.Is(err, os.ErrExist) {

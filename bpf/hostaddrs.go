@@ -8,12 +8,6 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// addr16 converts an address to the 16-byte form the programs use (IPv4 as
-// IPv4-mapped IPv6).
-func addr16(a netip.Addr) [16]byte {
-	return a.As16()
-}
-
 // syncHostAddrs makes the host_addrs map hold exactly this host's current
 // non-loopback addresses, so the programs can tell a local peer from a remote
 // one.
@@ -32,7 +26,7 @@ func (k *Kernel) syncHostAddrs() error {
 		if addr.IsLoopback() {
 			continue
 		}
-		want[addr16(addr)] = true
+		want[addr.As16()] = true // IPv4 as IPv4-mapped IPv6, as the programs use
 	}
 	m, err := k.bpfMap(mapHostAddrs)
 	if err != nil {

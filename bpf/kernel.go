@@ -54,10 +54,6 @@ func Open(root string) (*Kernel, error) {
 			return nil, err
 		}
 	}
-	if err := k.syncHostAddrs(); err != nil {
-		k.Close()
-		return nil, err
-	}
 	return k, nil
 }
 

@@ -39,11 +39,16 @@ func addOptions(fs *flag.FlagSet) *options {
 // logger logs to stderr, never to stdout: stdout belongs to the command's
 // output (ls, port) or to the program `sockshim run` runs.
 func (o *options) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.level()}))
+}
+
+// level is --log-level, warn when it does not parse.
+func (o *options) level() slog.Level {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		level = slog.LevelWarn
+		return slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return level
 }
 
 // newFlagSet makes a quiet flag set: parse prints the manual or the error.
@@ -71,10 +76,7 @@ func parse(fs *flag.FlagSet, usage string, args []string) (code int, ok bool) {
 // podman only warns) and, with --log-file, to that file too. toFile logs to
 // the file alone (discarding when there is none).
 func (o *options) hookLogger(file string) (both, toFile *slog.Logger, closeFn func(), err error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		level = slog.LevelWarn
-	}
+	level := o.level()
 	var fileW io.Writer = io.Discard
 	closeFn = func() {}
 	if file != "" {

@@ -79,13 +79,10 @@ func Setup(k *bpf.Kernel, store *records.Store, spec Spec) (*records.Record, err
 // Teardown detaches a group and removes its record. A group that is not (or
 // no longer) set up is not an error.
 func Teardown(k *bpf.Kernel, store *records.Store, id string) error {
-	rec, err := store.Read(id)
+	// Without a readable record the links still name the group's cgroup.
 	var groupID uint64
-	if err == nil {
+	if rec, err := store.Read(id); err == nil {
 		groupID = rec.CgroupID
-	} else if !errors.Is(err, os.ErrNotExist) {
-		// A damaged record: detach by name anyway, then drop it.
-		groupID = 0
 	}
 	if err := k.DetachGroup(id, groupID); err != nil {
 		return fmt.Errorf("detach %s: %w", id, err)
