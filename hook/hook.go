@@ -39,7 +39,8 @@ poststop
     cgroup sockshim made and the record. It finds everything by container id
     and succeeds when there is nothing to clean.
 
-  --pool LOW-HIGH    host ports to allocate from (default 20000-29999)
+  --pool LOW-HIGH    host ports to allocate from (default 20000-29999;
+                     env SOCKSHIM_POOL)
   --log-file FILE    also log to FILE (the runtime may hide stderr)
   --bpffs DIR, --state-dir DIR, --log-level LEVEL   as for every command
 
@@ -53,7 +54,7 @@ func init() {
 
 func cmdHook(args []string) int {
 	fs := newFlagSet("hook")
-	poolFlag := fs.String("pool", group.DefaultPool.String(), "")
+	poolFlag := fs.String("pool", envOr("SOCKSHIM_POOL", group.DefaultPool.String()), "")
 	logFile := fs.String("log-file", "", "")
 	opts := addOptions(fs)
 	if code, ok := parse(fs, hookUsage, args); !ok {

@@ -68,7 +68,7 @@ func selfPath() (string, error) {
 func cmdInstall(args []string) int {
 	fs := newFlagSet("install")
 	dir := fs.String("hooks-dir", oci.HooksDir, "")
-	fs.String("pool", "", "")
+	fs.String("pool", os.Getenv("SOCKSHIM_POOL"), "")
 	addOptions(fs)
 	if code, ok := parse(fs, installUsage, args); !ok {
 		return code
@@ -92,7 +92,7 @@ func cmdInstall(args []string) int {
 func cmdInject(args []string) int {
 	fs := newFlagSet("inject")
 	remove := fs.Bool("remove", false, "")
-	fs.String("pool", "", "")
+	fs.String("pool", os.Getenv("SOCKSHIM_POOL"), "")
 	addOptions(fs)
 	if code, ok := parse(fs, injectUsage, args); !ok {
 		return code

@@ -65,7 +65,10 @@ func newCLI(t *testing.T) *cli {
 
 // env is the environment that points the binary at this test's state.
 func (c *cli) env() []string {
-	return append(os.Environ(), "SOCKSHIM_BPFFS="+c.bpffs, "SOCKSHIM_STATE_DIR="+c.state)
+	// Test packages run in parallel, each with its own state: each takes
+	// its own part of the pool (internal/group 20000-23999, nriplugin
+	// 28000-29999).
+	return append(os.Environ(), "SOCKSHIM_BPFFS="+c.bpffs, "SOCKSHIM_STATE_DIR="+c.state, "SOCKSHIM_POOL=24000-27999")
 }
 
 // cmd prepares `sockshim ARGS...`.

@@ -39,7 +39,8 @@ own annotations.
   --socket PATH   the runtime's NRI socket (default /var/run/nri/nri.sock)
   --name NAME     plugin name (default sockshim)
   --idx NN        plugin index, its place in the plugin order (default 10)
-  --pool LOW-HIGH host ports to allocate from (default 20000-29999)
+  --pool LOW-HIGH host ports to allocate from (default 20000-29999; env
+                  SOCKSHIM_POOL)
   --bpffs DIR, --state-dir DIR, --log-level LEVEL   as for every command
 
 Started by the runtime as a pre-registered plugin (from /opt/nri/plugins,
@@ -56,7 +57,7 @@ func cmdNRI(args []string) int {
 	socket := fs.String("socket", api.DefaultSocketPath, "")
 	name := fs.String("name", "sockshim", "")
 	idx := fs.String("idx", "10", "")
-	poolFlag := fs.String("pool", group.DefaultPool.String(), "")
+	poolFlag := fs.String("pool", envOr("SOCKSHIM_POOL", group.DefaultPool.String()), "")
 	opts := addOptions(fs)
 	if code, ok := parse(fs, nriUsage, args); !ok {
 		return code

@@ -31,7 +31,8 @@ cgroup, its pins and its record are removed.
                         HOSTPORT:PORT or LOW-HIGH, each with an optional
                         /tcp (default) or /udp, comma-separated
   --bypass              opt CMD's TCP sockets into the loopback bypass
-  --pool LOW-HIGH       host ports to allocate from (default 20000-29999)
+  --pool LOW-HIGH       host ports to allocate from (default 20000-29999;
+                        env SOCKSHIM_POOL)
   --name ID             id shown by sockshim ls (default run-<random>)
   --cgroup-parent DIR   cgroup v2 directory to create the group under
                         (default <cgroup v2 mount>/sockshim)
@@ -50,7 +51,7 @@ func cmdRun(args []string) int {
 	fs := newFlagSet("run")
 	portsFlag := fs.String("ports", "", "")
 	bypass := fs.Bool("bypass", false, "")
-	poolFlag := fs.String("pool", group.DefaultPool.String(), "")
+	poolFlag := fs.String("pool", envOr("SOCKSHIM_POOL", group.DefaultPool.String()), "")
 	name := fs.String("name", "", "")
 	parent := fs.String("cgroup-parent", "", "")
 	opts := addOptions(fs)

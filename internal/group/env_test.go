@@ -47,7 +47,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) group(t *testing.T, name string, bypass bool, ports ...oci.PortSpec) (*records.Record, string) {
 	t.Helper()
 	cg := testenv.Cgroup(t, e.parent, name)
-	rec, err := Setup(e.k, e.store, Spec{ID: name, Kind: "run", Cgroup: cg, Bypass: bypass, Ports: ports, Pool: DefaultPool})
+	rec, err := Setup(e.k, e.store, Spec{ID: name, Kind: "run", Cgroup: cg, Bypass: bypass, Ports: ports, Pool: testPool})
 	if err != nil {
 		t.Fatalf("set up %s: %v", name, err)
 	}
@@ -88,3 +88,7 @@ func withPort(host string, port uint16) string {
 }
 
 const helperTimeout = 30 * time.Second
+
+// testPool is this package's part of the pool: test packages run in
+// parallel with their own state, so they must not allocate the same ports.
+var testPool = Pool{Low: 20000, High: 23999}

@@ -26,8 +26,8 @@ func TestTwoGroupsShareVirtualPort(t *testing.T) {
 			t.Fatalf("%s: both groups got host port %d", proto, h1)
 		}
 		for _, h := range []uint16{h1, h2} {
-			if h < DefaultPool.Low || h > DefaultPool.High {
-				t.Fatalf("%s: host port %d is outside the pool %s", proto, h, DefaultPool)
+			if h < testPool.Low || h > testPool.High {
+				t.Fatalf("%s: host port %d is outside the pool %s", proto, h, testPool)
 			}
 		}
 	}
@@ -105,7 +105,7 @@ func TestFixedHostPortTakenIsRefused(t *testing.T) {
 	}
 	defer l.Close()
 	cg := testenv.Cgroup(t, e.parent, "taken")
-	_, err = Setup(e.k, e.store, Spec{ID: "taken", Cgroup: cg, Pool: DefaultPool,
+	_, err = Setup(e.k, e.store, Spec{ID: "taken", Cgroup: cg, Pool: testPool,
 		Ports: []oci.PortSpec{{Proto: "tcp", Port: 3000, HostPort: 18081}}})
 	if err == nil || !strings.Contains(err.Error(), "18081") {
 		t.Fatalf("setup with a taken host port: %v, want an error naming 18081", err)
@@ -119,7 +119,7 @@ func TestFixedHostPortTakenIsRefused(t *testing.T) {
 	// A fixed port another group holds is refused too.
 	e.group(t, "holder", false, oci.PortSpec{Proto: "tcp", Port: 80, HostPort: 18082})
 	cg2 := testenv.Cgroup(t, e.parent, "second")
-	_, err = Setup(e.k, e.store, Spec{ID: "second", Cgroup: cg2, Pool: DefaultPool,
+	_, err = Setup(e.k, e.store, Spec{ID: "second", Cgroup: cg2, Pool: testPool,
 		Ports: []oci.PortSpec{{Proto: "tcp", Port: 80, HostPort: 18082}}})
 	if err == nil || !strings.Contains(err.Error(), "18082") || !strings.Contains(err.Error(), "holder") {
 		t.Fatalf("setup with another group's host port: %v, want an error naming 18082 and holder", err)

@@ -97,7 +97,9 @@ func (r *testRuntime) synchronize(ctx context.Context, cb nri.SyncCB) error {
 func (r *testRuntime) startPlugin() (stop func()) {
 	t := r.t
 	t.Helper()
-	p := &Plugin{K: r.k, Store: r.store, Pool: group.DefaultPool, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+	// This package's part of the pool: test packages run in parallel.
+	pool := group.Pool{Low: 28000, High: 29999}
+	p := &Plugin{K: r.k, Store: r.store, Pool: pool, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
 	s, err := stub.New(p, stub.WithSocketPath(filepath.Join(r.dir, "nri.sock")), stub.WithPluginName("sockshim"), stub.WithPluginIdx("10"))
 	if err != nil {
 		t.Fatal(err)
