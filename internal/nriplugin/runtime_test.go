@@ -35,6 +35,7 @@ type testRuntime struct {
 	pods   map[string]*api.PodSandbox
 	ctrs   map[string]*api.Container
 	synced chan struct{}
+	log    testWriter
 }
 
 func newRuntime(t *testing.T) *testRuntime {
@@ -45,7 +46,7 @@ func newRuntime(t *testing.T) *testRuntime {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	r := &testRuntime{t: t, dir: dir, parent: testenv.CgroupParent(t),
+	r := &testRuntime{t: t, dir: dir, parent: testenv.CgroupParent(t), log: newTestWriter(t),
 		pods: map[string]*api.PodSandbox{}, ctrs: map[string]*api.Container{}, synced: make(chan struct{}, 8)}
 	k, err := bpf.Open(testenv.BPFFS(t))
 	if err != nil {
@@ -99,7 +100,7 @@ func (r *testRuntime) startPlugin() (stop func()) {
 	t.Helper()
 	// This package's part of the pool: test packages run in parallel.
 	pool := group.Pool{Low: 28000, High: 29999}
-	p := &Plugin{K: r.k, Store: r.store, Pool: pool, Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))}
+	p := &Plugin{K: r.k, Store: r.store, Pool: pool, Log: slog.New(slog.NewTextHandler(r.log, nil))}
 	s, err := stub.New(p, stub.WithSocketPath(filepath.Join(r.dir, "nri.sock")), stub.WithPluginName("sockshim"), stub.WithPluginIdx("10"))
 	if err != nil {
 		t.Fatal(err)
@@ -129,11 +130,26 @@ func (r *testRuntime) startPlugin() (stop func()) {
 	return stop
 }
 
-// testWriter sends the plugin's log to the test's log.
-type testWriter struct{ t *testing.T }
+// testWriter sends the plugin's log to the test's log while the test runs
+// (t.Log after the test has completed would panic).
+type testWriter struct {
+	t    *testing.T
+	mu   *sync.Mutex
+	done *bool
+}
+
+func newTestWriter(t *testing.T) testWriter {
+	w := testWriter{t: t, mu: &sync.Mutex{}, done: new(bool)}
+	t.Cleanup(func() { w.mu.Lock(); *w.done = true; w.mu.Unlock() })
+	return w
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
 	return len(p), nil
 }
 
