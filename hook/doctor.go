@@ -10,7 +10,7 @@ const doctorUsage = `sockshim doctor [OPTIONS]
 
 Checks the kernel and host for what sockshim needs and says what is missing
 and how to fix it: privileges, the bpf() syscall, the cgroup v2 mount,
-bpffs, the map types (SOCKHASH, cgroup storage, hash), the program
+bpffs, the map types (SOCKHASH, cgroup storage, hash, percpu hash), the program
 types and helpers (sock_ops, sk_msg, sk_skb, cgroup sock and sock_addr), and
 the sockmap FIONREAD regression (a real probe over loopback, with and
 without the no-op stream_verdict sockshim attaches). It changes nothing.

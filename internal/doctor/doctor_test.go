@@ -2,18 +2,97 @@ package doctor
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sockshim/sockshim/internal/cgroup"
 	"github.com/sockshim/sockshim/internal/testenv"
 )
 
+// informational checks may say anything; every other one must pass here.
+var informational = map[string]bool{"kernel": true, "kernel lockdown": true}
+
 func TestRunOnThisHost(t *testing.T) {
 	testenv.RequireRoot(t)
-	for _, c := range Run(Options{BPFFS: "/sys/fs/bpf/sockshim"}) {
-		t.Logf("%s: ok=%v %s", c.Name, c.OK, c.Detail)
-		if !c.OK && c.Required {
-			t.Errorf("%s failed: %s", c.Name, c.Detail)
+	checks := Run(Options{})
+	var b bytes.Buffer
+	ok := Report(&b, checks)
+	t.Logf("report:\n%s", b.String())
+	if !ok {
+		t.Error("Report says a required check failed")
+	}
+	names := map[string]bool{}
+	for _, c := range checks {
+		if names[c.Name] {
+			t.Errorf("check %q listed twice", c.Name)
+		}
+		names[c.Name] = true
+		if c.Detail == "" {
+			t.Errorf("%s: no detail", c.Name)
+		}
+		if c.OK && c.Fix != "" {
+			t.Errorf("%s: OK but has a fix %q", c.Name, c.Fix)
+		}
+		if !c.OK && c.Fix == "" {
+			t.Errorf("%s: failed without a fix", c.Name)
+		}
+		if !c.OK && !informational[c.Name] {
+			t.Errorf("%s failed: %s (fix: %s)", c.Name, c.Detail, c.Fix)
+		}
+	}
+	for _, want := range []string{
+		"privileges", "bpf() syscall", "cgroup v2", "bpffs",
+		"map sockhash", "map cgroup storage", "map hash", "map percpu hash",
+		"program sock_ops", "program sk_msg", "program sk_skb", "program cgroup sock_addr",
+		"helper msg_redirect_hash in sk_msg", "helper sock_hash_update in sock_ops",
+		"helper get_local_storage in cgroup sock_addr", "helper get_local_storage in sock_ops",
+		"helper get_current_ancestor_cgroup_id in sk_msg",
+		"sockmap FIONREAD", "kernel", "kernel lockdown",
+	} {
+		if !names[want] {
+			t.Errorf("no check %q", want)
+		}
+	}
+}
+
+func TestCgroupV2ReportsTheMountpoint(t *testing.T) {
+	mnt, err := cgroup.Mountpoint()
+	if err != nil {
+		t.Skipf("no cgroup v2 here: %v", err)
+	}
+	c := cgroupV2()
+	if !c.OK || !strings.HasSuffix(c.Detail, " "+mnt) {
+		t.Fatalf("cgroup v2 check %+v, want it mounted at %s", c, mnt)
+	}
+}
+
+func TestBPFFS(t *testing.T) {
+	// A path below a tmpfs directory is not on a bpffs, and sockshim does
+	// not mount one there: a required failure that says how to fix it.
+	dir := filepath.Join(t.TempDir(), "not", "yet", "there")
+	c := bpffs(dir)
+	if c.OK || !c.Required || !strings.Contains(c.Fix, "mount -t bpf bpf "+dir) {
+		t.Fatalf("bpffs(%s) = %+v", dir, c)
+	}
+	// Below /sys/fs/bpf it is fine either way: mounted, or mounted by
+	// sockshim on first use.
+	c = bpffs("/sys/fs/bpf/sockshim-doctor-test/does/not/exist")
+	if !c.OK || c.Fix != "" {
+		t.Fatalf("bpffs below /sys/fs/bpf = %+v", c)
+	}
+	t.Log(c.Detail)
+}
+
+func TestLockdownMode(t *testing.T) {
+	for in, want := range map[string]string{
+		"[none] integrity confidentiality\n": "off",
+		"none [integrity] confidentiality\n": "on, integrity mode",
+		"none integrity [confidentiality]\n": "on, confidentiality mode",
+	} {
+		if got := lockdownMode(in); got != want {
+			t.Errorf("lockdownMode(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -22,32 +101,67 @@ func TestProbeFIONREAD(t *testing.T) {
 	testenv.RequireRoot(t)
 	n, sent, woke, err := ProbeFIONREAD(true)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("with the no-op stream_verdict: %v", err)
 	}
-	if n != sent || !woke {
-		t.Fatalf("with the no-op stream_verdict: FIONREAD %d of %d, wakeup %v", n, sent, woke)
+	t.Logf("with the no-op stream_verdict: FIONREAD %d of %d, epoll wakeup %v", n, sent, woke)
+	if sent != probeBytes || n != sent || !woke {
+		t.Errorf("with the no-op stream_verdict: FIONREAD %d of %d, epoll wakeup %v; want all bytes and a wakeup", n, sent, woke)
 	}
-	bare, sent, woke, err := ProbeFIONREAD(false)
+
+	n, sent, woke, err = ProbeFIONREAD(false)
+	if err != nil {
+		t.Fatalf("without an SK_SKB verdict: %v", err)
+	}
+	t.Logf("without an SK_SKB verdict: FIONREAD %d of %d, epoll wakeup %v", n, sent, woke)
+}
+
+func TestProbeFIONREADRepeats(t *testing.T) {
+	testenv.RequireRoot(t)
+	// Every run cleans up after itself: its sockets, epoll fd, map and
+	// program are all fds of this process.
+	before := openFDs(t)
+	for i := 0; i < 20; i++ {
+		if _, _, _, err := ProbeFIONREAD(i%2 == 0); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	if after := openFDs(t); after > before {
+		t.Fatalf("%d fds open before 20 probes, %d after", before, after)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("without an SK_SKB verdict: FIONREAD %d of %d, wakeup %v", bare, sent, woke)
+	return len(entries)
 }
 
 func TestReport(t *testing.T) {
 	var b bytes.Buffer
 	ok := Report(&b, []Check{
-		{Name: "a", OK: true, Detail: "fine"},
-		{Name: "b", Detail: "gone", Fix: "degrades"},
+		{Name: "a", OK: true, Detail: "fine", Required: true},
+		{Name: "b", Detail: "gone", Fix: "a newer kernel"}, // not required: degrades only
 	})
-	if !ok || !strings.Contains(b.String(), "ok    a: fine") || !strings.Contains(b.String(), "WARN  b: gone (degrades)") {
-		t.Fatalf("report %q ok=%v", b.String(), ok)
+	want := "ok   a: fine\nWARN b: gone (a newer kernel)\n"
+	if !ok || b.String() != want {
+		t.Fatalf("Report = %q, ok=%v; want %q, ok=true", b.String(), ok, want)
 	}
+
 	b.Reset()
-	if Report(&b, []Check{{Name: "c", Required: true, Detail: "missing", Fix: "install it"}}) {
-		t.Fatal("a failed required check reported ok")
+	ok = Report(&b, []Check{
+		{Name: "x", OK: true, Detail: "there"},
+		{Name: "c", Required: true, Detail: "missing", Fix: "install it"},
+	})
+	want = "ok   x: there\nFAIL c: missing (fix: install it)\n"
+	if ok || b.String() != want {
+		t.Fatalf("Report = %q, ok=%v; want %q, ok=false", b.String(), ok, want)
 	}
-	if !strings.Contains(b.String(), "FAIL  c: missing (fix: install it)") {
-		t.Fatalf("report %q", b.String())
+
+	b.Reset()
+	if !Report(&b, nil) || b.Len() != 0 {
+		t.Fatalf("empty report: %q", b.String())
 	}
 }
