@@ -25,7 +25,7 @@ func (p PortSpec) String() string {
 }
 
 // PortError is a value of io.sockshim.ports (or --ports) that does not
-// parse; it names the offending item.
+// parse; Item is the offending item as written, minus surrounding spaces.
 type PortError struct {
 	Item   string
 	Reason string
@@ -35,13 +35,21 @@ func (e *PortError) Error() string {
 	return fmt.Sprintf("invalid item %q: %s", e.Item, e.Reason)
 }
 
+// protoPort is a port in one protocol's port space.
+type protoPort struct {
+	proto string
+	port  uint16
+}
+
 // ParsePorts parses a comma-separated list of PORT, HOSTPORT:PORT or
 // LOW-HIGH items, each optionally suffixed /tcp (default) or /udp. A range
-// gives one PortSpec per port, in order.
+// gives one PortSpec per port, in order. tcp and udp are separate port
+// spaces; within one, a container port or a fixed host port may be listed
+// only once.
 func ParsePorts(value string) ([]PortSpec, error) {
 	var out []PortSpec
-	seenPort := map[string]bool{}
-	seenHost := map[string]bool{}
+	ports := map[protoPort]bool{}
+	hosts := map[protoPort]bool{}
 	for _, raw := range strings.Split(value, ",") {
 		item := strings.TrimSpace(raw)
 		specs, err := parseItem(item)
@@ -49,17 +57,17 @@ func ParsePorts(value string) ([]PortSpec, error) {
 			return nil, err
 		}
 		for _, s := range specs {
-			k := fmt.Sprintf("%d/%s", s.Port, s.Proto)
-			if seenPort[k] {
-				return nil, &PortError{item, fmt.Sprintf("port %s is listed twice", k)}
+			p := protoPort{s.Proto, s.Port}
+			if ports[p] {
+				return nil, &PortError{item, fmt.Sprintf("port %d/%s is listed twice", s.Port, s.Proto)}
 			}
-			seenPort[k] = true
+			ports[p] = true
 			if s.HostPort != 0 {
-				h := fmt.Sprintf("%d/%s", s.HostPort, s.Proto)
-				if seenHost[h] {
-					return nil, &PortError{item, fmt.Sprintf("host port %s is listed twice", h)}
+				h := protoPort{s.Proto, s.HostPort}
+				if hosts[h] {
+					return nil, &PortError{item, fmt.Sprintf("host port %d/%s is listed twice", s.HostPort, s.Proto)}
 				}
-				seenHost[h] = true
+				hosts[h] = true
 			}
 			out = append(out, s)
 		}
@@ -67,6 +75,8 @@ func ParsePorts(value string) ([]PortSpec, error) {
 	return out, nil
 }
 
+// parseItem parses one trimmed item: PORT, HOSTPORT:PORT or LOW-HIGH, with
+// an optional /tcp or /udp.
 func parseItem(item string) ([]PortSpec, error) {
 	if item == "" {
 		return nil, &PortError{item, "empty item"}
@@ -92,26 +102,9 @@ func parseItem(item string) ([]PortSpec, error) {
 		}
 		return []PortSpec{{Proto: proto, Port: p, HostPort: h}}, nil
 	}
-	if lo, hi, ok := strings.Cut(body, "-"); ok && lo != "" {
-		l, err := parsePort(item, lo)
-		if err != nil {
-			return nil, err
-		}
-		h, err := parsePort(item, hi)
-		if err != nil {
-			return nil, err
-		}
-		if h < l {
-			return nil, &PortError{item, "reversed range"}
-		}
-		if int(h)-int(l)+1 > MaxRange {
-			return nil, &PortError{item, fmt.Sprintf("range of %d ports; at most %d", int(h)-int(l)+1, MaxRange)}
-		}
-		var out []PortSpec
-		for p := int(l); p <= int(h); p++ {
-			out = append(out, PortSpec{Proto: proto, Port: uint16(p)})
-		}
-		return out, nil
+	// A leading '-' is a sign, not a range: "-1" is not a port number.
+	if low, high, ok := strings.Cut(body, "-"); ok && low != "" {
+		return parseRange(item, proto, low, high)
 	}
 	p, err := parsePort(item, body)
 	if err != nil {
@@ -120,33 +113,50 @@ func parseItem(item string) ([]PortSpec, error) {
 	return []PortSpec{{Proto: proto, Port: p}}, nil
 }
 
-// parsePort reads a decimal port 1-65535: digits only, no sign or space.
+// parseRange expands LOW-HIGH, at most MaxRange ports.
+func parseRange(item, proto, low, high string) ([]PortSpec, error) {
+	l, err := parsePort(item, low)
+	if err != nil {
+		return nil, err
+	}
+	h, err := parsePort(item, high)
+	if err != nil {
+		return nil, err
+	}
+	if h < l {
+		return nil, &PortError{item, "reversed range (low port above high port)"}
+	}
+	n := int(h) - int(l) + 1
+	if n > MaxRange {
+		return nil, &PortError{item, fmt.Sprintf("range of %d ports; at most %d", n, MaxRange)}
+	}
+	out := make([]PortSpec, 0, n)
+	for p := int(l); p <= int(h); p++ {
+		out = append(out, PortSpec{Proto: proto, Port: uint16(p)})
+	}
+	return out, nil
+}
+
+// parsePort reads s, a part of item, as a decimal port 1-65535: digits
+// only, no sign, space or fraction.
 func parsePort(item, s string) (uint16, error) {
 	if s == "" {
 		return 0, &PortError{item, "missing port number"}
 	}
 	for _, c := range s {
 		if c < '0' || c > '9' {
+			if s == item {
+				return 0, &PortError{item, "not a port number"}
+			}
 			return 0, &PortError{item, fmt.Sprintf("%q is not a port number", s)}
 		}
 	}
-	n, err := strconv.ParseUint(s, 10, 32)
-	if err != nil || n > 65535 {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil {
 		return 0, &PortError{item, fmt.Sprintf("port %s is over 65535", s)}
 	}
 	if n == 0 {
-		return 0, &PortError{item, "port 0 is not a port"}
+		return 0, &PortError{item, "port 0 is not allowed (ports are 1-65535)"}
 	}
 	return uint16(n), nil
-}
-
-// ParseBypass reads io.sockshim.bypass: true or false.
-func ParseBypass(value string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(value)) {
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return false, fmt.Errorf("invalid value %q: want true or false", value)
 }

@@ -1,50 +1,73 @@
 package oci
 
 import (
-	"fmt"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-// FuzzParsePorts: never a panic; whatever parses is well formed and
-// round-trips through its canonical form. Seeds live in
-// testdata/fuzz/FuzzParsePorts too.
+// FuzzParsePorts: never a panic; an error is a *PortError naming one of the
+// value's items; whatever parses is well formed and round-trips through its
+// canonical form. More seeds live in testdata/fuzz/FuzzParsePorts.
 func FuzzParsePorts(f *testing.F) {
-	for _, s := range []string{"3000", "18080:3000/udp", "4000-4010", "3000/tcp,3000/udp", "abc", "0", "80000", "3000-2000", ",", "1-1025"} {
+	for _, s := range []string{
+		"3000", "18080:3000/udp", "4000-4010", "3000/tcp,3000/udp", " 80 , 443 ",
+		"abc", "0", "80000", "-1", "+5", "3000.5", "", ",", "3000,,4000",
+		"3000-2000", "1-1025", "1-1024", "18080:3000,18080:4000",
+		"3000-3005,3004", "3000/sctp", "18080:3000-3001", "3000/UDP",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
 		specs, err := ParsePorts(value)
 		if err != nil {
-			if !strings.Contains(err.Error(), "invalid item") {
-				t.Fatalf("error %q does not name an item", err)
-			}
+			checkPortError(t, value, err)
 			return
 		}
-		ports, hosts := map[string]bool{}, map[string]bool{}
-		var items []string
+		ports, hosts := map[protoPort]bool{}, map[protoPort]bool{}
+		items := make([]string, 0, len(specs))
 		for _, s := range specs {
 			if s.Port == 0 || (s.Proto != "tcp" && s.Proto != "udp") {
 				t.Fatalf("%q gave a malformed spec %+v", value, s)
 			}
-			k := fmt.Sprint(s.Proto, s.Port)
-			if ports[k] {
-				t.Fatalf("%q gave port %s twice", value, k)
+			p := protoPort{s.Proto, s.Port}
+			if ports[p] {
+				t.Fatalf("%q gave port %v twice", value, p)
 			}
-			ports[k] = true
+			ports[p] = true
 			if s.HostPort != 0 {
-				h := fmt.Sprint(s.Proto, s.HostPort)
+				h := protoPort{s.Proto, s.HostPort}
 				if hosts[h] {
-					t.Fatalf("%q gave host port %s twice", value, h)
+					t.Fatalf("%q gave host port %v twice", value, h)
 				}
 				hosts[h] = true
 			}
 			items = append(items, s.String())
 		}
-		again, err := ParsePorts(strings.Join(items, ","))
+		canonical := strings.Join(items, ",")
+		again, err := ParsePorts(canonical)
 		if err != nil || !reflect.DeepEqual(again, specs) {
-			t.Fatalf("%q: canonical form %q parses to %v, %v", value, strings.Join(items, ","), again, err)
+			t.Fatalf("%q: canonical form %q parses to %v, %v; want %v", value, canonical, again, err, specs)
 		}
 	})
+}
+
+// checkPortError fails t unless err is a *PortError whose Item is one of
+// value's comma-separated items, trimmed.
+func checkPortError(t *testing.T, value string, err error) {
+	t.Helper()
+	var pe *PortError
+	if !errors.As(err, &pe) {
+		t.Fatalf("%q: error %v is not a *PortError", value, err)
+	}
+	if pe.Reason == "" {
+		t.Fatalf("%q: error %v gives no reason", value, err)
+	}
+	for _, raw := range strings.Split(value, ",") {
+		if strings.TrimSpace(raw) == pe.Item {
+			return
+		}
+	}
+	t.Fatalf("%q: error %v names an item not in the value", value, err)
 }

@@ -2,9 +2,19 @@ package oci
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
+
+func tcpPorts(low, high uint16) []PortSpec {
+	var out []PortSpec
+	for p := int(low); p <= int(high); p++ {
+		out = append(out, PortSpec{"tcp", uint16(p), 0})
+	}
+	return out
+}
 
 func TestParsePortsValid(t *testing.T) {
 	for _, c := range []struct {
@@ -12,25 +22,33 @@ func TestParsePortsValid(t *testing.T) {
 		want []PortSpec
 	}{
 		{"3000", []PortSpec{{"tcp", 3000, 0}}},
+		{"3000/tcp", []PortSpec{{"tcp", 3000, 0}}},
 		{"3000/udp", []PortSpec{{"udp", 3000, 0}}},
 		{"3000/TCP", []PortSpec{{"tcp", 3000, 0}}},
-		{"18080:3000", []PortSpec{{"tcp", 3000, 18080}}},
-		{"18080:3000/udp", []PortSpec{{"udp", 3000, 18080}}},
-		{"4000-4002", []PortSpec{{"tcp", 4000, 0}, {"tcp", 4001, 0}, {"tcp", 4002, 0}}},
-		{"3000/tcp,3000/udp", []PortSpec{{"tcp", 3000, 0}, {"udp", 3000, 0}}},
-		{" 80 , 443 ", []PortSpec{{"tcp", 80, 0}, {"tcp", 443, 0}}},
+		{"3000/UDP", []PortSpec{{"udp", 3000, 0}}},
+		{"1", []PortSpec{{"tcp", 1, 0}}},
 		{"65535", []PortSpec{{"tcp", 65535, 0}}},
-		{"1-1024", nil}, // exactly MaxRange: checked by length below
+		{"18080:3000", []PortSpec{{"tcp", 3000, 18080}}},
+		{"18080:3000/tcp", []PortSpec{{"tcp", 3000, 18080}}},
+		{"18080:3000/udp", []PortSpec{{"udp", 3000, 18080}}},
+		{"65535:1", []PortSpec{{"tcp", 1, 65535}}},
+		{"4000-4002", tcpPorts(4000, 4002)},
+		{"4000-4001/udp", []PortSpec{{"udp", 4000, 0}, {"udp", 4001, 0}}},
+		{"4000-4000", []PortSpec{{"tcp", 4000, 0}}},
+		{"1-1024", tcpPorts(1, 1024)}, // exactly MaxRange ports
+		{"64512-65535", tcpPorts(64512, 65535)},
+		{"3000/tcp,3000/udp", []PortSpec{{"tcp", 3000, 0}, {"udp", 3000, 0}}},
+		{"18080:3000/tcp,18080:3000/udp", []PortSpec{{"tcp", 3000, 18080}, {"udp", 3000, 18080}}},
+		{"3000-3001,3000-3001/udp", []PortSpec{{"tcp", 3000, 0}, {"tcp", 3001, 0}, {"udp", 3000, 0}, {"udp", 3001, 0}}},
+		{" 80 , 443 ", []PortSpec{{"tcp", 80, 0}, {"tcp", 443, 0}}},
+		{"\t8080\n", []PortSpec{{"tcp", 8080, 0}}},
+		{"80,18080:3000/udp,4000-4001", []PortSpec{{"tcp", 80, 0}, {"udp", 3000, 18080}, {"tcp", 4000, 0}, {"tcp", 4001, 0}}},
+		{"3000:3000", []PortSpec{{"tcp", 3000, 3000}}},
+		{"80,18080:8080", []PortSpec{{"tcp", 80, 0}, {"tcp", 8080, 18080}}},
 	} {
 		got, err := ParsePorts(c.in)
 		if err != nil {
 			t.Errorf("ParsePorts(%q): %v", c.in, err)
-			continue
-		}
-		if c.want == nil {
-			if len(got) != MaxRange {
-				t.Errorf("ParsePorts(%q): %d ports, want %d", c.in, len(got), MaxRange)
-			}
 			continue
 		}
 		if !reflect.DeepEqual(got, c.want) {
@@ -39,28 +57,63 @@ func TestParsePortsValid(t *testing.T) {
 	}
 }
 
-func TestParsePortsErrorsNameTheItem(t *testing.T) {
-	for _, c := range []struct{ in, item string }{
-		{"0", "0"},
-		{"80000", "80000"},
-		{"abc", "abc"},
-		{"-1", "-1"},
-		{"+5", "+5"},
-		{"3000.5", "3000.5"},
-		{"3000x", "3000x"},
-		{"", ""},
-		{"3000,,4000", ""},
-		{"3000,", ""},
-		{"3000-2000", "3000-2000"},
-		{"1-1025", "1-1025"},
-		{"18080:3000,18080:4000", "18080:4000"},
-		{"3000,3000", "3000"},
-		{"3000-3005,3004", "3004"},
-		{"3000/sctp", "3000/sctp"},
-		{"18080:3000-3001", "18080:3000-3001"},
-		{"0:3000", "0:3000"},
-		{":3000", ":3000"},
-		{"3000/", "3000/"},
+func TestParsePortsErrors(t *testing.T) {
+	for _, c := range []struct{ in, item, reason string }{
+		// port 0 and ports over 65535
+		{"0", "0", "port 0 is not allowed"},
+		{"0:3000", "0:3000", "port 0 is not allowed"},
+		{"18080:0", "18080:0", "port 0 is not allowed"},
+		{"0-10", "0-10", "port 0 is not allowed"},
+		{"65536", "65536", "port 65536 is over 65535"},
+		{"80000", "80000", "port 80000 is over 65535"},
+		{"99999999999999999999999", "99999999999999999999999", "is over 65535"},
+		{"70000:3000", "70000:3000", "port 70000 is over 65535"},
+		{"65000-70000", "65000-70000", "port 70000 is over 65535"},
+		// not a number
+		{"abc", "abc", "not a port number"},
+		{"-1", "-1", "not a port number"},
+		{"+5", "+5", "not a port number"},
+		{"3000.5", "3000.5", "not a port number"},
+		{"3000x", "3000x", "not a port number"},
+		{"x3000", "x3000", "not a port number"},
+		{"0x50", "0x50", "not a port number"},
+		{"3 000", "3 000", "not a port number"},
+		{"３０００", "３０００", "not a port number"},
+		{"80,abc", "abc", "not a port number"},
+		{"18080:abc", "18080:abc", `"abc" is not a port number`},
+		{"3000-x", "3000-x", `"x" is not a port number`},
+		{"1-2-3", "1-2-3", `"2-3" is not a port number`},
+		{"1:2:3", "1:2:3", `"2:3" is not a port number`},
+		{":3000", ":3000", "missing port number"},
+		{"18080:", "18080:", "missing port number"},
+		{"3000-", "3000-", "missing port number"},
+		{"/tcp", "/tcp", "missing port number"},
+		// empty items
+		{"", "", "empty item"},
+		{"  ", "", "empty item"},
+		{"3000,,4000", "", "empty item"},
+		{"3000,", "", "empty item"},
+		{",3000", "", "empty item"},
+		{"3000, ,4000", "", "empty item"},
+		// ranges
+		{"3000-2000", "3000-2000", "reversed range"},
+		{"1-1025", "1-1025", "range of 1025 ports; at most 1024"},
+		{"1-65535", "1-65535", "range of 65535 ports"},
+		{"18080:3000-3001", "18080:3000-3001", "not a range"},
+		// listed twice
+		{"18080:3000,18080:4000", "18080:4000", "host port 18080/tcp is listed twice"},
+		{"18080:3000/udp,18080:4000/udp", "18080:4000/udp", "host port 18080/udp is listed twice"},
+		{"3000,3000", "3000", "port 3000/tcp is listed twice"},
+		{"3000/tcp,3000", "3000", "port 3000/tcp is listed twice"},
+		{"3000/udp,3000/UDP", "3000/UDP", "port 3000/udp is listed twice"},
+		{"18080:3000,3000", "3000", "port 3000/tcp is listed twice"},
+		{"3000-3005,3004", "3004", "port 3004/tcp is listed twice"},
+		{"3000-3005,3004-3010", "3004-3010", "port 3004/tcp is listed twice"},
+		// protocols
+		{"3000/sctp", "3000/sctp", `unknown protocol "sctp"`},
+		{"3000/", "3000/", `unknown protocol ""`},
+		{"3000/tcp/udp", "3000/tcp/udp", `"3000/tcp" is not a port number`},
+		{"3000 /tcp", "3000 /tcp", `"3000 " is not a port number`},
 	} {
 		_, err := ParsePorts(c.in)
 		var pe *PortError
@@ -71,27 +124,31 @@ func TestParsePortsErrorsNameTheItem(t *testing.T) {
 		if pe.Item != c.item {
 			t.Errorf("ParsePorts(%q) names item %q, want %q (%v)", c.in, pe.Item, c.item, err)
 		}
+		if !strings.Contains(pe.Reason, c.reason) {
+			t.Errorf("ParsePorts(%q) reason %q, want it to contain %q", c.in, pe.Reason, c.reason)
+		}
+		if want := fmt.Sprintf("invalid item %q: ", c.item); !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("ParsePorts(%q) = %q, want prefix %q", c.in, err, want)
+		}
 	}
 }
 
-func TestAnnotationErrorLine(t *testing.T) {
+func TestPortErrorLine(t *testing.T) {
 	_, err := ParsePorts("abc")
-	got := AnnotationError(AnnotationPorts, err).Error()
-	want := `io.sockshim.ports: invalid item "abc": "abc" is not a port number`
-	if got != want {
+	if got, want := err.Error(), `invalid item "abc": not a port number`; got != want {
 		t.Fatalf("%q, want %q", got, want)
 	}
 }
 
-func TestParseBypass(t *testing.T) {
-	for in, want := range map[string]bool{"true": true, "TRUE": true, " false ": false} {
-		if got, err := ParseBypass(in); err != nil || got != want {
-			t.Errorf("ParseBypass(%q) = %v, %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"", "yes", "1"} {
-		if _, err := ParseBypass(in); err == nil {
-			t.Errorf("ParseBypass(%q) accepted", in)
+func TestPortSpecString(t *testing.T) {
+	for spec, want := range map[PortSpec]string{
+		{"tcp", 3000, 0}:     "3000/tcp",
+		{"udp", 3000, 0}:     "3000/udp",
+		{"tcp", 3000, 18080}: "18080:3000/tcp",
+		{"udp", 3000, 18080}: "18080:3000/udp",
+	} {
+		if got := spec.String(); got != want {
+			t.Errorf("%+v.String() = %q, want %q", spec, got, want)
 		}
 	}
 }
