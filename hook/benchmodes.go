@@ -50,7 +50,7 @@ func cmdBenchSink(args []string) int {
 	var total int64
 	for {
 		n, err := unix.Read(fd, buf)
-		if err == unix.EINTR {
+		if retryable(fd, err, unix.POLLIN) {
 			continue
 		}
 		if err != nil {
@@ -154,7 +154,11 @@ func cmdBenchConnect(args []string) int {
 		}
 		// Wait for the server's close (EOF): the connection went all
 		// the way through accept.
-		unix.Read(fd, one)
+		for {
+			if _, err := unix.Read(fd, one); !retryable(fd, err, unix.POLLIN) {
+				break
+			}
+		}
 		// RST on close: no TIME_WAIT pile-up over many runs.
 		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
 		unix.Close(fd)

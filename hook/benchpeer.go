@@ -99,11 +99,26 @@ func benchDial(network, addr string) (int, error) {
 	return fd, unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())})
 }
 
+// retryable reports whether a blocking read or write should simply be
+// repeated: EINTR, and EAGAIN, which the kernel's tcp_bpf receive path can
+// return even on a blocking socket of the bypass (see the README's known
+// kernel limitations); then poll waits for the socket first.
+func retryable(fd int, err error, events int16) bool {
+	if errors.Is(err, unix.EINTR) {
+		return true
+	}
+	if errors.Is(err, unix.EAGAIN) {
+		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: events}}, 1000)
+		return true
+	}
+	return false
+}
+
 // readFull reads exactly len(buf) bytes: a short read is never a reply.
 func readFull(fd int, buf []byte) error {
 	for off := 0; off < len(buf); {
 		n, err := unix.Read(fd, buf[off:])
-		if errors.Is(err, unix.EINTR) {
+		if retryable(fd, err, unix.POLLIN) {
 			continue
 		}
 		if err != nil {
@@ -120,7 +135,7 @@ func readFull(fd int, buf []byte) error {
 func writeFull(fd int, buf []byte) error {
 	for off := 0; off < len(buf); {
 		n, err := unix.Write(fd, buf[off:])
-		if errors.Is(err, unix.EINTR) {
+		if retryable(fd, err, unix.POLLOUT) {
 			continue
 		}
 		if err != nil {
