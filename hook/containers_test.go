@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockshim/sockshim/internal/rootfs"
 )
 
 // Helpers for the end-to-end tests with real runtimes. Container root
@@ -23,33 +25,22 @@ func requireTool(t *testing.T, name string) {
 	}
 }
 
-// makeRootfs builds a root filesystem in dir.
+// makeRootfs builds the containers' root filesystem in dir.
 func makeRootfs(t *testing.T, dir string) {
 	t.Helper()
-	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatal("busybox-static is not installed: make test installs it")
+	if err := rootfs.Build(dir); err != nil {
+		t.Fatal(err)
 	}
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc", "usr", "run", "www", "helper", "var/tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(busybox)
+}
+
+// containersConf is the podman configuration this host kind needs.
+func containersConf(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("../scripts/containers.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, applet := range []string{"sh", "sleep", "cat", "httpd", "wget", "echo", "ls", "true"} {
-		os.Symlink("busybox", filepath.Join(dir, "bin", applet))
-	}
-	// The host is merged-/usr: /lib and /lib64 live under /usr.
-	os.Symlink("usr/lib", filepath.Join(dir, "lib"))
-	os.Symlink("usr/lib64", filepath.Join(dir, "lib64"))
-	os.WriteFile(filepath.Join(dir, "etc", "passwd"), []byte("root:x:0:0:root:/:/bin/sh\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "etc", "group"), []byte("root:x:0:\n"), 0o644)
+	return p
 }
 
 // testBinary is this test binary, which containers run as a helper (see

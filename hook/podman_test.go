@@ -37,14 +37,7 @@ func newPodman(t *testing.T) *podmanEnv {
 	if _, errOut, code := p.run("install", "--hooks-dir", hooks); code != 0 {
 		t.Fatalf("sockshim install: %s", errOut)
 	}
-	p.conf = filepath.Join(dir, "containers.conf")
-	os.WriteFile(p.conf, []byte(`[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-`), 0o644)
+	p.conf = containersConf(t)
 	p.args = []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"), "--hooks-dir", hooks}
 	p.rootfs = filepath.Join(dir, "rootfs")
 	makeRootfs(t, p.rootfs)

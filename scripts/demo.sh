@@ -16,15 +16,7 @@ bpffs=${SOCKSHIM_BPFFS:-/sys/fs/bpf/sockshim}
 fresh_pins=0
 [[ -e $bpffs ]] || fresh_pins=1
 
-cat >"$work/containers.conf" <<'CONF'
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-export CONTAINERS_CONF=$work/containers.conf
+export CONTAINERS_CONF=$PWD/scripts/containers.conf
 podman() { command podman --root "$work/storage" --runroot "$work/run" --hooks-dir "$work/hooks.d" "$@"; }
 
 cleanup() {

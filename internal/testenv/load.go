@@ -37,13 +37,10 @@ var Senders = []string{"write", "msg_more", "sendfile", "splice"}
 
 // LoadConn is one connection's outcome.
 type LoadConn struct {
-	Index   int    `json:"index"`
-	Sender  string `json:"sender"`
-	Sent    int64  `json:"sent"`
-	Recv    int64  `json:"recv"`
-	SentSHA string `json:"sent_sha"`
-	RecvSHA string `json:"recv_sha"`
-	Error   string `json:"error,omitempty"`
+	Index  int    `json:"index"`
+	Sender string `json:"sender"`
+	ExchangeResult
+	Error string `json:"error,omitempty"`
 }
 
 func helperLoad(args []string) error {

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sockshim/sockshim/internal/cgroup"
+	"github.com/sockshim/sockshim/internal/rootfs"
 )
 
 // bench holds the set-up shared by all rounds: a private sockshim state, a
@@ -50,21 +53,13 @@ func newBench(bin string, quick bool) (b *bench, err error) {
 		bpffs: fmt.Sprintf("/sys/fs/bpf/sockshim-bench-%d", os.Getpid())}
 	b.env = append(os.Environ(), "SOCKSHIM_BPFFS="+b.bpffs, "SOCKSHIM_STATE_DIR="+filepath.Join(work, "state"))
 	b.rootfs = filepath.Join(work, "rootfs")
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc", "usr", "run", "var/tmp"} {
-		os.MkdirAll(filepath.Join(b.rootfs, d), 0o755)
+	if err := rootfs.Build(b.rootfs); err != nil {
+		return nil, err
 	}
-	data, err := os.ReadFile("/bin/busybox")
+	conf, err := filepath.Abs("scripts/containers.conf")
 	if err != nil {
-		return nil, fmt.Errorf("busybox-static: %w", err)
+		return nil, err
 	}
-	os.WriteFile(filepath.Join(b.rootfs, "bin", "busybox"), data, 0o755)
-	for _, a := range []string{"sh", "true", "sleep"} {
-		os.Symlink("busybox", filepath.Join(b.rootfs, "bin", a))
-	}
-	os.Symlink("usr/lib", filepath.Join(b.rootfs, "lib"))
-	os.Symlink("usr/lib64", filepath.Join(b.rootfs, "lib64"))
-	conf := filepath.Join(work, "containers.conf")
-	os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n"), 0o644)
 	b.env = append(b.env, "CONTAINERS_CONF="+conf)
 	hooks := filepath.Join(work, "hooks.d")
 	b.sockshim("install", "--hooks-dir", hooks)
@@ -261,7 +256,10 @@ func (b *bench) startTimes() {
 // hookLatency times the hook's prestart and poststop through the binary,
 // as a runtime runs it, on warm pins.
 func (b *bench) hookLatency() {
-	mnt := cgroupMount()
+	mnt, err := cgroup.Mountpoint()
+	if err != nil {
+		fatal(err)
+	}
 	cg := filepath.Join(mnt, fmt.Sprintf("sockshim-bench-%d", os.Getpid()))
 	os.Mkdir(cg, 0o755)
 	defer os.Remove(cg)
@@ -299,15 +297,4 @@ func (b *bench) hookLatency() {
 	b.s.add("hook/prestart/p50", pre[len(pre)/2])
 	b.s.add("hook/prestart/p99", pre[len(pre)*99/100])
 	b.s.add("hook/poststop/p50", post[len(post)/2])
-}
-
-func cgroupMount() string {
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, line := range strings.Split(string(data), "\n") {
-		if i := strings.Index(line, " - cgroup2 "); i >= 0 {
-			return strings.Fields(line)[4]
-		}
-	}
-	fatal(fmt.Errorf("no cgroup v2 mount"))
-	return ""
 }
