@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,5 +121,3 @@ func checkNothingLeft(t *testing.T, c *cli) {
 		t.Errorf("links left pinned: %v", groups)
 	}
 }
-
-func mib(n int) string { return fmt.Sprint(n << 20) }

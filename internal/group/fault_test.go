@@ -115,7 +115,7 @@ func TestFaultKillMidStream(t *testing.T) {
 			}
 			syscall.Kill(killed.Pid(), syscall.SIGKILL)
 			start := time.Now()
-			err, stderr := other.Wait(helperTimeout)
+			stderr, err := other.Wait(helperTimeout)
 			if time.Since(start) >= helperTimeout {
 				t.Fatalf("the surviving end hung after its peer was killed")
 			}

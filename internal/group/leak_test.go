@@ -30,7 +30,7 @@ func TestNoLeaks(t *testing.T) {
 	srv.JSON(t, helperTimeout, &l)
 	var cr testenv.ChurnResult
 	testenv.Run(t, peer, 20*helperTimeout, &cr, "churn", "dial", l.Addr, fmt.Sprint(conns))
-	if err, stderr := srv.Wait(helperTimeout); err != nil || cr.Connections != conns {
+	if stderr, err := srv.Wait(helperTimeout); err != nil || cr.Connections != conns {
 		t.Fatalf("%d of %d connections: %v %s", cr.Connections, conns, err, stderr)
 	}
 	leakyID, _ := bpf.CgroupID(cg)

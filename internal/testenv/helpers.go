@@ -42,7 +42,7 @@ func init() {
 // yet started.
 func helperAwait(args []string) error {
 	if len(args) < 2 || helpers[args[1]] == nil {
-		return errors.New("usage: await FILE CMD ARGS...")
+		return errors.New("usage: await FILE CMD [ARG...]")
 	}
 	for {
 		if _, err := os.Stat(args[0]); err == nil {

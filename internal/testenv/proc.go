@@ -112,15 +112,15 @@ func (p *Proc) JSON(t testing.TB, timeout time.Duration, v any) {
 	}
 }
 
-// Wait waits for the helper to exit and returns its error and stderr.
-func (p *Proc) Wait(timeout time.Duration) (error, string) {
+// Wait waits for the helper to exit and returns its stderr and error.
+func (p *Proc) Wait(timeout time.Duration) (string, error) {
 	select {
 	case <-p.done:
-		return p.err, p.stderr.String()
+		return p.stderr.String(), p.err
 	case <-time.After(timeout):
 		p.cmd.Process.Kill()
 		<-p.done
-		return fmt.Errorf("helper %v: timed out after %v", p.cmd.Args[1:], timeout), p.stderr.String()
+		return p.stderr.String(), fmt.Errorf("helper %v: timed out after %v", p.cmd.Args[1:], timeout)
 	}
 }
 
@@ -132,7 +132,7 @@ func Run(t testing.TB, cgroupPath string, timeout time.Duration, v any, args ...
 	t.Helper()
 	p := Start(t, cgroupPath, args...)
 	p.JSON(t, timeout, v)
-	if err, stderr := p.Wait(timeout); err != nil {
+	if stderr, err := p.Wait(timeout); err != nil {
 		t.Fatalf("helper %v: %v\n%s", args, err, strings.TrimSpace(stderr))
 	}
 }
