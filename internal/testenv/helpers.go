@@ -34,6 +34,7 @@ func init() {
 		"await":     helperAwait,
 		"load":      helperLoad,
 		"churn":     helperChurn,
+		"backlog":   helperBacklog,
 	}
 }
 
