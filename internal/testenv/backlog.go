@@ -73,9 +73,29 @@ func backlogReceive(ap netip.AddrPort, delay time.Duration) error {
 		return err
 	}
 	var res BacklogResult
-	if res.Recv, res.RecvSHA, err = readToEOF(fd); err != nil {
-		return err
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := unix.Read(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			if err := waitFor(fd, unix.POLLIN); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read after %d bytes: %w", res.Recv, err)
+		}
+		if n == 0 {
+			break
+		}
+		h.Write(buf[:n])
+		res.Recv += int64(n)
 	}
+	res.RecvSHA = hex.EncodeToString(h.Sum(nil))
 	emit(res)
 	return nil
 }

@@ -126,8 +126,30 @@ func loadConn(fd, i int, dur time.Duration, seed uint64) LoadConn {
 		}
 		sent <- err
 	}()
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
 	var rerr error
-	res.Recv, res.RecvSHA, rerr = readToEOF(fd)
+	for {
+		n, err := unix.Read(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			if err = waitFor(fd, unix.POLLIN); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			rerr = fmt.Errorf("read after %d bytes: %w", res.Recv, err)
+			break
+		}
+		if n == 0 {
+			break
+		}
+		h.Write(buf[:n])
+		res.Recv += int64(n)
+	}
+	res.RecvSHA = hex.EncodeToString(h.Sum(nil))
 	if err := <-sent; err != nil {
 		res.Error = err.Error()
 	} else if rerr != nil {
