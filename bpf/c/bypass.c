@@ -148,7 +148,7 @@ int bypass_redirect_msg(struct sk_msg_md *msg)
 {
 	struct redirect_counters *c;
 	struct sock_key peer = {};
-	struct tcp_sock *sender, *peer_sk;
+	struct sock *sender, *peer_sk;
 	__u32 size = msg->size;
 	__u8 *normal;
 
@@ -156,7 +156,7 @@ int bypass_redirect_msg(struct sk_msg_md *msg)
 	 * the normal path. Nothing is ever dropped. */
 	if (!msg->sk)
 		return SK_PASS;
-	sender = bpf_skc_to_tcp_sock(msg->sk);
+	sender = (void *)bpf_skc_to_tcp_sock(msg->sk);
 	if (!sender)
 		return SK_PASS;
 

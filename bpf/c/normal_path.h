@@ -41,7 +41,7 @@ struct {
  * field's offset against the running kernel's BTF (CO-RE), so a kernel
  * without BTF cannot load the bypass, and sockshim degrades to the normal
  * path with a warning. The kernel also matches the kptr below to its own
- * struct tcp_sock by that name; a tcp_sock begins with its struct sock. */
+ * struct sock by this name. */
 struct sock {
 	int sk_rcvbuf;
 	int sk_sndbuf;
@@ -56,9 +56,9 @@ struct sock {
 	void *sk_user_data;
 } __attribute__((preserve_access_index));
 
-struct tcp_sock {
-	__u32 rcv_nxt;   /* next byte expected from the peer, in order */
+struct tcp_sock___sockshim {
 	__u32 write_seq; /* end of what the application wrote */
+	__u32 snd_una;   /* first byte not acknowledged by the peer */
 } __attribute__((preserve_access_index));
 
 struct sk_psock___sockshim {
@@ -83,7 +83,7 @@ struct sk_psock___sockshim {
 #define __kptr_untrusted __attribute__((btf_type_tag("kptr_untrusted")))
 
 struct peer_ref {
-	struct tcp_sock __kptr_untrusted *sk;
+	struct sock __kptr_untrusted *sk;
 	__u64 group_id; /* the group that recorded it, for clean-up on detach */
 };
 
@@ -116,13 +116,13 @@ static __always_inline void record_member(struct bpf_sock_ops *skops, struct soc
 	r = bpf_map_lookup_elem(&bypass_peer_refs, key);
 	if (!r)
 		return;
-	r->sk = tp;
+	r->sk = (struct sock *)tp; /* a tcp_sock begins with its struct sock */
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
 /* The peer's socket, or NULL when the peer has no record (not a member, or
  * not yet one). */
-static __always_inline struct tcp_sock *peer_socket(struct sock_key *peer)
+static __always_inline struct sock *peer_socket(struct sock_key *peer)
 {
 	struct peer_ref *r = bpf_map_lookup_elem(&bypass_peer_refs, peer);
 
@@ -133,9 +133,8 @@ static __always_inline struct tcp_sock *peer_socket(struct sock_key *peer)
  * buffer plus the peer's receive buffer. Both follow SO_SNDBUF, SO_RCVBUF
  * and the kernel's own tuning; the peer's receive memory includes the bytes
  * redirects queued there. */
-static __always_inline int peer_has_room(struct tcp_sock *sender_tp, struct tcp_sock *peer_tp, __u32 size)
+static __always_inline int peer_has_room(struct sock *sender, struct sock *peer, __u32 size)
 {
-	struct sock *sender = (void *)sender_tp, *peer = (void *)peer_tp;
 	__s64 limit = (__s64)sender->sk_sndbuf + peer->sk_rcvbuf;
 	__s64 queued = (__s64)peer->sk_backlog.rmem_alloc.counter + size;
 
@@ -143,18 +142,14 @@ static __always_inline int peer_has_room(struct tcp_sock *sender_tp, struct tcp_
 }
 
 /* Whether every byte the sender sent by the normal path has reached the
- * peer's ordered receive queue (see the top of this file): the peer's TCP
- * has received all of it in order, and none of it waits in the peer's TCP
- * receive queue (before accept) or its psock's ingress_skb backlog. A peer
- * still handing bytes over in softirq holds its socket spinlock, which the
- * redirect takes before queueing (lock_sock), so it cannot overtake them. */
-static __always_inline int normal_path_drained(struct tcp_sock *sender, struct tcp_sock *peer_tp)
+ * peer's ordered receive queue (see the top of this file). */
+static __always_inline int normal_path_drained(struct sock *sender, struct sock *peer)
 {
-	struct sock *peer = (void *)peer_tp;
+	struct tcp_sock___sockshim *tp = (void *)sender;
 	struct sk_psock___sockshim *psock;
 	__u32 backlog = 1;
 
-	if (peer_tp->rcv_nxt != sender->write_seq)
+	if (tp->write_seq != tp->snd_una)
 		return 0;
 	if (peer->sk_receive_queue.qlen)
 		return 0;
