@@ -1,7 +1,6 @@
 /* Loopback TCP bypass: established TCP sockets of bypass groups whose peer is
  * on this host join one SOCKHASH keyed by their 4-tuple; each message sent on
- * such a socket is moved straight into the peer socket's receive queue,
- * within the flow-control bound of normal_path.h. */
+ * such a socket is moved straight into the peer socket's receive queue. */
 #include "common.h"
 
 #define SOCK_OPS_OK 1
@@ -16,8 +15,6 @@ struct sock_key {
 	__u32 remote_port;
 };
 
-#include "normal_path.h"
-
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
 	__uint(max_entries, 131072);
@@ -29,7 +26,6 @@ struct {
 struct redirect_counters {
 	__u64 messages;
 	__u64 bytes;
-	__u64 normal_path; /* switches to the normal path (normal_path.h) */
 };
 
 /* Per group (key: group id, the group's cgroup id), per CPU: what went
@@ -66,27 +62,15 @@ struct {
 SEC("sockops")
 int bypass_track_established(struct bpf_sock_ops *skops)
 {
-	struct group_config *cfg;
 	struct sock_key key = {};
 
-	if (skops->family != AF_INET && skops->family != AF_INET6)
-		return SOCK_OPS_OK;
-	if (skops->op == BPF_SOCK_OPS_STATE_CB) {
-		/* Asked for by record_member only. */
-		if (skops->args[1] == BPF_TCP_CLOSE) {
-			FILL_ADDRS(skops, &key.local, &key.remote);
-			key.local_port = skops->local_port;
-			key.remote_port = bpf_ntohl(skops->remote_port);
-			bpf_map_delete_elem(&bypass_peer_refs, &key);
-		}
-		return SOCK_OPS_OK;
-	}
 	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
 	    skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return SOCK_OPS_OK;
+	if (skops->family != AF_INET && skops->family != AF_INET6)
+		return SOCK_OPS_OK;
 
-	cfg = group_of_attachment(GROUP_BYPASS);
-	if (!cfg)
+	if (!group_of_attachment(GROUP_BYPASS))
 		return SOCK_OPS_OK;
 
 	FILL_ADDRS(skops, &key.local, &key.remote);
@@ -99,11 +83,8 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 		return SOCK_OPS_OK;
 
 	/* A full map, or a socket the map refuses (an MPTCP subflow, a socket
-	 * with another ULP), only means this socket keeps the normal path: its
-	 * peer finds no record and sends by the normal path too. */
-	if (bpf_sock_hash_update(skops, &bypass_sockets, &key, BPF_ANY))
-		return SOCK_OPS_OK;
-	record_member(skops, &key, cfg->group_id);
+	 * with another ULP), only means this socket keeps the normal path. */
+	bpf_sock_hash_update(skops, &bypass_sockets, &key, BPF_ANY);
 	return SOCK_OPS_OK;
 }
 
@@ -133,72 +114,28 @@ static __always_inline struct redirect_counters *sender_counters(void)
 	return NULL;
 }
 
-static __always_inline void count_redirect(__u32 size)
-{
-	struct redirect_counters *c = sender_counters();
-
-	if (c) {
-		c->messages++;
-		c->bytes += size;
-	}
-}
-
 SEC("sk_msg")
 int bypass_redirect_msg(struct sk_msg_md *msg)
 {
-	struct redirect_counters *c;
 	struct sock_key peer = {};
-	struct sock *sender, *peer_sk;
+	struct redirect_counters *c;
 	__u32 size = msg->size;
-	__u8 *normal;
-
-	/* Every verdict here is SK_PASS: a message that is not redirected takes
-	 * the normal path. Nothing is ever dropped. */
-	if (!msg->sk)
-		return SK_PASS;
-	sender = (void *)bpf_skc_to_tcp_sock(msg->sk);
-	if (!sender)
-		return SK_PASS;
 
 	/* The peer's key: its local side is our remote side. */
 	FILL_ADDRS(msg, &peer.remote, &peer.local);
 	peer.local_port = bpf_ntohl(msg->remote_port);
 	peer.remote_port = msg->local_port;
 
-	normal = bpf_sk_storage_get(&bypass_normal_path, msg->sk, 0, 0);
-	peer_sk = peer_socket(&peer);
-	if (peer_sk && peer_has_room(sender, peer_sk, size) &&
-	    (!normal || !*normal || normal_path_drained(sender, peer_sk))) {
-		/* SK_DROP when the peer is not in the map (it may have left
-		 * since its record was read). */
-		if (bpf_msg_redirect_hash(msg, &bypass_sockets, &peer, BPF_F_INGRESS) == SK_PASS) {
-			if (normal)
-				*normal = 0;
-			count_redirect(size);
-			return SK_PASS;
-		}
-	}
-
-	/* The normal path: mark the socket first, so that no later message is
-	 * redirected past this one before it has drained. */
-	if (!normal)
-		normal = bpf_sk_storage_get(&bypass_normal_path, msg->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!normal) {
-		/* No memory for the mark. Sending by the normal path unmarked
-		 * could let a later redirect overtake this message, so redirect
-		 * it if the peer is in the map at all, over the bound (the next
-		 * message tries to mark again). If it is not, nothing was
-		 * redirected to it yet and the message goes unmarked: only a
-		 * peer that joins the map later, at connection start, could then
-		 * be overtaken. */
-		if (bpf_msg_redirect_hash(msg, &bypass_sockets, &peer, BPF_F_INGRESS) == SK_PASS)
-			count_redirect(size);
+	/* bpf_msg_redirect_hash returns SK_DROP when the peer is not in the
+	 * map; the message must then take the normal path, so the verdict is
+	 * SK_PASS whatever happened. Nothing is ever dropped here. */
+	if (bpf_msg_redirect_hash(msg, &bypass_sockets, &peer, BPF_F_INGRESS) != SK_PASS)
 		return SK_PASS;
-	}
-	if (!*normal) {
-		*normal = 1;
-		if (peer_sk && (c = sender_counters()))
-			c->normal_path++;
+
+	c = sender_counters();
+	if (c) {
+		c->messages++;
+		c->bytes += size;
 	}
 	return SK_PASS;
 }

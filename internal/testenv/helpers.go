@@ -34,7 +34,6 @@ func init() {
 		"await":     helperAwait,
 		"load":      helperLoad,
 		"churn":     helperChurn,
-		"backlog":   helperBacklog,
 	}
 }
 
