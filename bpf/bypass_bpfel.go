@@ -13,28 +13,32 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-type bypassAddr6 struct {
-	_ structs.HostLayout
-	W [4]uint32
-}
-
-type bypassGroupConfig struct {
-	_       structs.HostLayout
-	GroupId uint64
-	Flags   uint32
-	Pad     uint32
+type bypassListenerKey struct {
+	_    structs.HostLayout
+	Addr struct {
+		_ structs.HostLayout
+		W [4]uint32
+	}
+	Port uint32
 }
 
 type bypassRedirectCounters struct {
-	_        structs.HostLayout
-	Messages uint64
-	Bytes    uint64
+	_          structs.HostLayout
+	Messages   uint64
+	Bytes      uint64
+	NormalPath uint64
 }
 
 type bypassSockKey struct {
-	_          structs.HostLayout
-	Local      bypassAddr6
-	Remote     bypassAddr6
+	_     structs.HostLayout
+	Local struct {
+		_ structs.HostLayout
+		W [4]uint32
+	}
+	Remote struct {
+		_ structs.HostLayout
+		W [4]uint32
+	}
 	LocalPort  uint32
 	RemotePort uint32
 }
@@ -44,6 +48,9 @@ type bypassSockKey struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	bypassMapBypassCounters          = "bypass_counters"
+	bypassMapBypassListeners         = "bypass_listeners"
+	bypassMapBypassNormalPath        = "bypass_normal_path"
+	bypassMapBypassPeerRefs          = "bypass_peer_refs"
 	bypassMapBypassSockets           = "bypass_sockets"
 	bypassMapGroupConfig             = "group_config"
 	bypassMapHostAddrs               = "host_addrs"
@@ -103,10 +110,13 @@ type bypassProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type bypassMapSpecs struct {
-	BypassCounters *ebpf.MapSpec `ebpf:"bypass_counters"`
-	BypassSockets  *ebpf.MapSpec `ebpf:"bypass_sockets"`
-	GroupConfig    *ebpf.MapSpec `ebpf:"group_config"`
-	HostAddrs      *ebpf.MapSpec `ebpf:"host_addrs"`
+	BypassCounters   *ebpf.MapSpec `ebpf:"bypass_counters"`
+	BypassListeners  *ebpf.MapSpec `ebpf:"bypass_listeners"`
+	BypassNormalPath *ebpf.MapSpec `ebpf:"bypass_normal_path"`
+	BypassPeerRefs   *ebpf.MapSpec `ebpf:"bypass_peer_refs"`
+	BypassSockets    *ebpf.MapSpec `ebpf:"bypass_sockets"`
+	GroupConfig      *ebpf.MapSpec `ebpf:"group_config"`
+	HostAddrs        *ebpf.MapSpec `ebpf:"host_addrs"`
 }
 
 // bypassVariableSpecs contains global variables before they are loaded into the kernel.
@@ -135,15 +145,21 @@ func (o *bypassObjects) Close() error {
 //
 // It can be passed to loadBypassObjects or ebpf.CollectionSpec.LoadAndAssign.
 type bypassMaps struct {
-	BypassCounters *ebpf.Map `ebpf:"bypass_counters"`
-	BypassSockets  *ebpf.Map `ebpf:"bypass_sockets"`
-	GroupConfig    *ebpf.Map `ebpf:"group_config"`
-	HostAddrs      *ebpf.Map `ebpf:"host_addrs"`
+	BypassCounters   *ebpf.Map `ebpf:"bypass_counters"`
+	BypassListeners  *ebpf.Map `ebpf:"bypass_listeners"`
+	BypassNormalPath *ebpf.Map `ebpf:"bypass_normal_path"`
+	BypassPeerRefs   *ebpf.Map `ebpf:"bypass_peer_refs"`
+	BypassSockets    *ebpf.Map `ebpf:"bypass_sockets"`
+	GroupConfig      *ebpf.Map `ebpf:"group_config"`
+	HostAddrs        *ebpf.Map `ebpf:"host_addrs"`
 }
 
 func (m *bypassMaps) Close() error {
 	return _BypassClose(
 		m.BypassCounters,
+		m.BypassListeners,
+		m.BypassNormalPath,
+		m.BypassPeerRefs,
 		m.BypassSockets,
 		m.GroupConfig,
 		m.HostAddrs,

@@ -12,6 +12,10 @@ import (
 type Counters struct {
 	Messages uint64
 	Bytes    uint64
+	// NormalPath counts the group's sockets whose sends went back to the
+	// normal path for good because their peer's queue was full (see
+	// bpf/c/normal_path.h).
+	NormalPath uint64
 }
 
 func (k *Kernel) resetCounters(id uint64) error {
@@ -48,6 +52,7 @@ func (k *Kernel) Counters(id uint64) (Counters, error) {
 	for _, v := range perCPU {
 		c.Messages += v.Messages
 		c.Bytes += v.Bytes
+		c.NormalPath += v.NormalPath
 	}
 	return c, nil
 }
@@ -56,7 +61,7 @@ func (k *Kernel) Counters(id uint64) (Counters, error) {
 // groups; the leak tests compare them before and after.
 func (k *Kernel) MapSizes() (map[string]int, error) {
 	sizes := map[string]int{}
-	for _, name := range []string{mapVirtualToHost, mapHostToVirtual, mapCounters, mapSockets} {
+	for _, name := range []string{mapVirtualToHost, mapHostToVirtual, mapCounters, mapSockets, mapPeerRefs, mapListeners} {
 		m, err := k.bpfMap(name)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // no bypass on this host

@@ -237,7 +237,7 @@ func (k *Kernel) removeGroupEntries(id uint64) error {
 	if err := m.Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("remove counters of group %d: %w", id, err)
 	}
-	return nil
+	return k.removeSocketEntries(id)
 }
 
 // CgroupID returns the id of a cgroup v2 directory (its inode number), and

@@ -57,6 +57,8 @@ const (
 	mapHostAddrs     = "host_addrs"
 	mapSockets       = "bypass_sockets"
 	mapCounters      = "bypass_counters"
+	mapPeerRefs      = "bypass_peer_refs"
+	mapListeners     = "bypass_listeners"
 	mapVirtualToHost = "virtual_to_host"
 	mapHostToVirtual = "host_to_virtual"
 )
@@ -82,4 +84,23 @@ func buildID() string {
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// ProbeBypass loads the bypass programs and maps in this process, unpinned,
+// and closes them: whether the running kernel accepts them as they are (its
+// BTF, helpers and verifier). It attaches nothing.
+func ProbeBypass() error {
+	spec, err := loadBypass()
+	if err != nil {
+		return fmt.Errorf("parse embedded eBPF object: %w", err)
+	}
+	for _, m := range spec.Maps {
+		m.Pinning = ebpf.PinNone
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return err
+	}
+	coll.Close()
+	return nil
 }

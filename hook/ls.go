@@ -31,6 +31,10 @@ type lsEntry struct {
 	Bypass          bool          `json:"bypass"`
 	Ports           []bpf.Mapping `json:"ports"`
 	RedirectedBytes uint64        `json:"redirected_bytes"`
+	// NormalPathSwitches counts the times a socket of the container stopped
+	// redirecting because its peer's queue was full (its peer was not
+	// reading): the bypass's flow control at work.
+	NormalPathSwitches uint64 `json:"normal_path_switches"`
 }
 
 func cmdLs(args []string) int {
@@ -91,6 +95,7 @@ func listEntries(opts *options) ([]lsEntry, error) {
 				return nil, err
 			}
 			e.RedirectedBytes = c.Bytes
+			e.NormalPathSwitches = c.NormalPath
 		}
 		entries = append(entries, e)
 	}

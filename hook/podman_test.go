@@ -171,8 +171,11 @@ func TestPodmanBypassBetweenContainers(t *testing.T) {
 		t.Fatal("SHA-256 differs: bytes were corrupted between the containers")
 	}
 	e, ok := entryFor(p.ls(), srvID)
-	if !ok || e.RedirectedBytes < uint64(n)*9/10 {
-		t.Fatalf("server container redirected %d bytes of %d", e.RedirectedBytes, n)
+	// All of it, or less when flow control sent some by the normal path
+	// (counted as switches); see bpf/c/normal_path.h.
+	if !ok || e.RedirectedBytes == 0 || e.RedirectedBytes > uint64(n) ||
+		(e.RedirectedBytes < uint64(n)*9/10 && e.NormalPathSwitches == 0) {
+		t.Fatalf("server container redirected %d bytes of %d, with %d switches to the normal path", e.RedirectedBytes, n, e.NormalPathSwitches)
 	}
-	t.Logf("server container redirected %d bytes", e.RedirectedBytes)
+	t.Logf("server container redirected %d bytes, %d switches to the normal path", e.RedirectedBytes, e.NormalPathSwitches)
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a make target needs on a Debian host, only when missing.
-#   scripts/deps.sh generate   clang, llvm, libbpf-dev (bpf2go)
+#   scripts/deps.sh generate   clang-19, llvm-19, libbpf-dev (bpf2go; clang 15 or
+#                              newer emits the BTF type tags of kptr fields)
 #   scripts/deps.sh test       what the tests run: runc, podman, busybox-static,
 #                              python3 (real servers), iproute2, bpftool
 #   scripts/deps.sh demo       the same
@@ -13,8 +14,8 @@ need() { # need COMMAND-OR-FILE PACKAGE
 
 case "${1:-}" in
 generate)
-	need clang clang
-	need llvm-strip llvm
+	need clang-19 clang-19
+	need llvm-strip-19 llvm-19
 	need /usr/include/bpf/bpf_helpers.h libbpf-dev
 	;;
 test|demo|bench)

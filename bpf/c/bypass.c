@@ -1,6 +1,7 @@
 /* Loopback TCP bypass: established TCP sockets of bypass groups whose peer is
  * on this host join one SOCKHASH keyed by their 4-tuple; each message sent on
- * such a socket is moved straight into the peer socket's receive queue. */
+ * such a socket is moved straight into the peer socket's receive queue,
+ * within the flow-control bound of normal_path.h. */
 #include "common.h"
 
 #define SOCK_OPS_OK 1
@@ -15,6 +16,23 @@ struct sock_key {
 	__u32 remote_port;
 };
 
+/* The key of the socket at the other end of key's connection. */
+static __always_inline struct sock_key peer_key(const struct sock_key *key)
+{
+	struct sock_key peer = {
+		.local = key->remote,
+		.remote = key->local,
+		.local_port = key->remote_port,
+		.remote_port = key->local_port,
+	};
+
+	return peer;
+}
+
+#include "normal_path.h"
+#include "closed_peer.h"
+#include "listeners.h"
+
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
 	__uint(max_entries, 131072);
@@ -26,6 +44,7 @@ struct {
 struct redirect_counters {
 	__u64 messages;
 	__u64 bytes;
+	__u64 normal_path; /* switches to the normal path (normal_path.h) */
 };
 
 /* Per group (key: group id, the group's cgroup id), per CPU: what went
@@ -62,15 +81,48 @@ struct {
 SEC("sockops")
 int bypass_track_established(struct bpf_sock_ops *skops)
 {
+	struct group_config *cfg;
 	struct sock_key key = {};
 
+	if (skops->family != AF_INET && skops->family != AF_INET6)
+		return SOCK_OPS_OK;
+	if (skops->op == BPF_SOCK_OPS_TCP_LISTEN_CB) {
+		struct listener_key lkey = {.port = skops->local_port};
+
+		cfg = group_of_attachment(GROUP_BYPASS);
+		if (!cfg)
+			return SOCK_OPS_OK;
+		FILL_ADDRS(skops, &lkey.addr, &key.remote);
+		listener_opened(skops, &lkey, cfg->group_id);
+		return SOCK_OPS_OK;
+	}
+	if (skops->op == BPF_SOCK_OPS_STATE_CB || skops->op == BPF_SOCK_OPS_PARSE_HDR_OPT_CB) {
+		/* Asked for by listener_opened and record_member only. */
+		FILL_ADDRS(skops, &key.local, &key.remote);
+		key.local_port = skops->local_port;
+		key.remote_port = bpf_ntohl(skops->remote_port);
+		if (skops->op == BPF_SOCK_OPS_STATE_CB && skops->args[0] == BPF_TCP_LISTEN) {
+			if (skops->args[1] == BPF_TCP_CLOSE) {
+				struct listener_key lkey = {.addr = key.local, .port = key.local_port};
+
+				listener_closed(&lkey);
+			}
+		} else if (skops->op == BPF_SOCK_OPS_PARSE_HDR_OPT_CB) {
+			end_if_peer_closed(skops, &key);
+		} else if (skops->args[1] == BPF_TCP_CLOSE) {
+			struct sock_key peer = peer_key(&key);
+
+			tell_peer_closed(&peer);
+			bpf_map_delete_elem(&bypass_peer_refs, &key);
+		}
+		return SOCK_OPS_OK;
+	}
 	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
 	    skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return SOCK_OPS_OK;
-	if (skops->family != AF_INET && skops->family != AF_INET6)
-		return SOCK_OPS_OK;
 
-	if (!group_of_attachment(GROUP_BYPASS))
+	cfg = group_of_attachment(GROUP_BYPASS);
+	if (!cfg)
 		return SOCK_OPS_OK;
 
 	FILL_ADDRS(skops, &key.local, &key.remote);
@@ -82,9 +134,24 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 	if (!addr6_is_local(&key.remote))
 		return SOCK_OPS_OK;
 
+	/* Only connections whose other end is a bypass group's too
+	 * (listeners.h). */
+	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		if (!listener_is_bypass(&key.remote, key.remote_port))
+			return SOCK_OPS_OK;
+	} else {
+		struct sock_key client = peer_key(&key);
+
+		if (!peer_socket(&client))
+			return SOCK_OPS_OK;
+	}
+
 	/* A full map, or a socket the map refuses (an MPTCP subflow, a socket
-	 * with another ULP), only means this socket keeps the normal path. */
-	bpf_sock_hash_update(skops, &bypass_sockets, &key, BPF_ANY);
+	 * with another ULP), only means this socket keeps the normal path: its
+	 * peer finds no record and sends by the normal path too. */
+	if (bpf_sock_hash_update(skops, &bypass_sockets, &key, BPF_ANY))
+		return SOCK_OPS_OK;
+	record_member(skops, &key, cfg->group_id);
 	return SOCK_OPS_OK;
 }
 
@@ -114,28 +181,72 @@ static __always_inline struct redirect_counters *sender_counters(void)
 	return NULL;
 }
 
+static __always_inline void count_redirect(__u32 size)
+{
+	struct redirect_counters *c = sender_counters();
+
+	if (c) {
+		c->messages++;
+		c->bytes += size;
+	}
+}
+
 SEC("sk_msg")
 int bypass_redirect_msg(struct sk_msg_md *msg)
 {
-	struct sock_key peer = {};
 	struct redirect_counters *c;
+	struct sock_key peer = {};
+	struct tcp_sock *sender, *peer_sk;
 	__u32 size = msg->size;
+	__u8 *normal;
+
+	/* Every verdict here is SK_PASS: a message that is not redirected takes
+	 * the normal path. Nothing is ever dropped. */
+	if (!msg->sk)
+		return SK_PASS;
+	sender = bpf_skc_to_tcp_sock(msg->sk);
+	if (!sender)
+		return SK_PASS;
 
 	/* The peer's key: its local side is our remote side. */
 	FILL_ADDRS(msg, &peer.remote, &peer.local);
 	peer.local_port = bpf_ntohl(msg->remote_port);
 	peer.remote_port = msg->local_port;
 
-	/* bpf_msg_redirect_hash returns SK_DROP when the peer is not in the
-	 * map; the message must then take the normal path, so the verdict is
-	 * SK_PASS whatever happened. Nothing is ever dropped here. */
-	if (bpf_msg_redirect_hash(msg, &bypass_sockets, &peer, BPF_F_INGRESS) != SK_PASS)
-		return SK_PASS;
+	normal = bpf_sk_storage_get(&bypass_normal_path, msg->sk, 0, 0);
+	peer_sk = peer_socket(&peer);
+	if (peer_sk && peer_has_room(sender, peer_sk, size) &&
+	    (!normal || !*normal || normal_path_drained(sender, peer_sk))) {
+		/* SK_DROP when the peer is not in the map (it may have left
+		 * since its record was read). */
+		if (bpf_msg_redirect_hash(msg, &bypass_sockets, &peer, BPF_F_INGRESS) == SK_PASS) {
+			if (normal)
+				*normal = 0;
+			count_redirect(size);
+			return SK_PASS;
+		}
+	}
 
-	c = sender_counters();
-	if (c) {
-		c->messages++;
-		c->bytes += size;
+	/* The normal path: mark the socket first, so that no later message is
+	 * redirected past this one before it has drained. */
+	if (!normal)
+		normal = bpf_sk_storage_get(&bypass_normal_path, msg->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!normal) {
+		/* No memory for the mark. Sending by the normal path unmarked
+		 * could let a later redirect overtake this message, so redirect
+		 * it if the peer is in the map at all, over the bound (the next
+		 * message tries to mark again). If it is not, nothing was
+		 * redirected to it yet and the message goes unmarked: only a
+		 * peer that joins the map later, at connection start, could then
+		 * be overtaken. */
+		if (bpf_msg_redirect_hash(msg, &bypass_sockets, &peer, BPF_F_INGRESS) == SK_PASS)
+			count_redirect(size);
+		return SK_PASS;
+	}
+	if (!*normal) {
+		*normal = 1;
+		if (peer_sk && (c = sender_counters()))
+			c->normal_path++;
 	}
 	return SK_PASS;
 }

@@ -59,7 +59,7 @@ func Run(opts Options) []Check {
 	checks = append(checks, mapTypes()...)
 	checks = append(checks, programTypes()...)
 	checks = append(checks, helpers()...)
-	checks = append(checks, fionreadCheck())
+	checks = append(checks, fionreadCheck(), bypassLoads())
 	return checks
 }
 
@@ -316,6 +316,9 @@ func helpers() []Check {
 		{"sock_ops", ebpf.SockOps, "get_local_storage", asm.FnGetLocalStorage, false, "no loopback bypass"},
 		{"sk_msg", ebpf.SkMsg, "get_current_cgroup_id", asm.FnGetCurrentCgroupId, false, "no bypass byte counters"},
 		{"sk_msg", ebpf.SkMsg, "get_current_ancestor_cgroup_id", asm.FnGetCurrentAncestorCgroupId, false, "no bypass byte counters"},
+		{"sk_msg", ebpf.SkMsg, "sk_storage_get", asm.FnSkStorageGet, false, "no bypass flow control, so no loopback bypass"},
+		{"sk_msg", ebpf.SkMsg, "skc_to_tcp_sock", asm.FnSkcToTcpSock, false, "no bypass flow control, so no loopback bypass"},
+		{"sock_ops", ebpf.SockOps, "sock_ops_cb_flags_set", asm.FnSockOpsCbFlagsSet, false, "no bypass flow control, so no loopback bypass"},
 	} {
 		name := fmt.Sprintf("helper %s in %s", h.helper, h.prog)
 		out = append(out, feature(name, h.required, h.use, features.HaveProgramHelper(h.typ, h.fn)))

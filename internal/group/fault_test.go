@@ -115,9 +115,14 @@ func TestFaultKillMidStream(t *testing.T) {
 			}
 			syscall.Kill(killed.Pid(), syscall.SIGKILL)
 			start := time.Now()
+			var ss []byte
+			snap := time.AfterFunc(helperTimeout-time.Second, func() {
+				ss, _ = exec.Command("ss", "-tnieomp").CombinedOutput()
+			})
 			stderr, err := other.Wait(helperTimeout)
+			snap.Stop()
 			if time.Since(start) >= helperTimeout {
-				t.Fatalf("the surviving end hung after its peer was killed")
+				t.Fatalf("the surviving end hung after its peer was killed: %v\n%s\nsockets:\n%s", err, stderr, ss)
 			}
 			t.Logf("surviving end ended after %v: %v %s", time.Since(start).Round(time.Millisecond), err, strings.TrimSpace(stderr))
 			wg.Wait()

@@ -34,6 +34,7 @@ func init() {
 		"await":     helperAwait,
 		"load":      helperLoad,
 		"churn":     helperChurn,
+		"backlog":   helperBacklog,
 	}
 }
 
@@ -319,7 +320,9 @@ func Exchange(c *net.TCPConn, total int64, seed uint64) (ExchangeResult, error) 
 	}
 	done := make(chan sent, 1)
 	go func() {
-		data := seededData(seed)
+		var key [32]byte
+		binary.LittleEndian.PutUint64(key[:], seed)
+		data := rand.NewChaCha8(key)
 		sizes := rand.New(rand.NewPCG(seed, 7))
 		h := sha256.New()
 		buf := make([]byte, 256<<10)
@@ -347,12 +350,4 @@ func Exchange(c *net.TCPConn, total int64, seed uint64) (ExchangeResult, error) 
 		return ExchangeResult{}, fmt.Errorf("read after %d bytes: %w", recv, rerr)
 	}
 	return ExchangeResult{Sent: s.n, Recv: recv, SentSHA: s.sum, RecvSHA: hex.EncodeToString(h.Sum(nil))}, nil
-}
-
-// seededData is the pseudo-random byte stream a sender writes and its peer's
-// SHA-256 is checked against: the same seed gives the same bytes.
-func seededData(seed uint64) *rand.ChaCha8 {
-	var key [32]byte
-	binary.LittleEndian.PutUint64(key[:], seed)
-	return rand.NewChaCha8(key)
 }

@@ -126,30 +126,8 @@ func loadConn(fd, i int, dur time.Duration, seed uint64) LoadConn {
 		}
 		sent <- err
 	}()
-	h := sha256.New()
-	buf := make([]byte, 256<<10)
 	var rerr error
-	for {
-		n, err := unix.Read(fd, buf)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if errors.Is(err, unix.EAGAIN) {
-			if err = waitFor(fd, unix.POLLIN); err == nil {
-				continue
-			}
-		}
-		if err != nil {
-			rerr = fmt.Errorf("read after %d bytes: %w", res.Recv, err)
-			break
-		}
-		if n == 0 {
-			break
-		}
-		h.Write(buf[:n])
-		res.Recv += int64(n)
-	}
-	res.RecvSHA = hex.EncodeToString(h.Sum(nil))
+	res.Recv, res.RecvSHA, rerr = readToEOF(fd)
 	if err := <-sent; err != nil {
 		res.Error = err.Error()
 	} else if rerr != nil {
@@ -179,7 +157,9 @@ func boolInt(b bool) int {
 // loadSend sends random messages of 1 B to 1 MiB for dur with the sender
 // kind, returning the count and the SHA-256 of what was sent.
 func loadSend(fd int, sender string, dur time.Duration, seed uint64) (int64, string, error) {
-	data := seededData(seed)
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	data := rand.NewChaCha8(key)
 	sizes := rand.New(rand.NewPCG(seed, 11))
 	h := sha256.New()
 	buf := make([]byte, 1<<20)

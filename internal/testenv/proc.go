@@ -118,8 +118,15 @@ func (p *Proc) Wait(timeout time.Duration) (string, error) {
 	case <-p.done:
 		return p.stderr.String(), p.err
 	case <-time.After(timeout):
-		p.cmd.Process.Kill()
-		<-p.done
+		// SIGQUIT first: the Go runtime prints every goroutine's stack to
+		// stderr, which shows where the helper was stuck.
+		p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+		case <-time.After(2 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+		}
 		return p.stderr.String(), fmt.Errorf("helper %v: timed out after %v", p.cmd.Args[1:], timeout)
 	}
 }

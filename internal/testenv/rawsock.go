@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -101,4 +103,35 @@ func sendAll(fd int, b []byte, flags int) error {
 		off += n
 	}
 	return nil
+}
+
+// readToEOF reads a non-blocking socket until the peer's EOF, waiting with
+// poll(), and returns how much it read and the SHA-256 of it (also on error:
+// what was read until then).
+func readToEOF(fd int) (int64, string, error) {
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	var total int64
+	var rerr error
+	for {
+		n, err := unix.Read(fd, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			if err = waitFor(fd, unix.POLLIN); err == nil {
+				continue
+			}
+		}
+		if err != nil {
+			rerr = fmt.Errorf("read after %d bytes: %w", total, err)
+			break
+		}
+		if n == 0 {
+			break
+		}
+		h.Write(buf[:n])
+		total += int64(n)
+	}
+	return total, hex.EncodeToString(h.Sum(nil)), rerr
 }

@@ -1,0 +1,177 @@
+/* When a bypassed socket's sends take the normal path, and when they may be
+ * redirected again.
+ *
+ * A redirect moves a message into the peer's receive queue whatever that
+ * queue holds: the kernel applies no flow control to sockmap redirects
+ * (measured on 6.18.44: a sender whose peer never reads queues 1.5 GiB, until
+ * the host's TCP memory reaches tcp_mem's pressure mark, and then gets
+ * ENOMEM, as every other socket of the host starts being squeezed). So a
+ * redirect is only made while the peer's queue stays within what the normal
+ * path would let this sender put in flight: its send buffer plus the peer's
+ * receive buffer. Past that, the socket's sends take the normal path, where
+ * TCP's window blocks the sender until the peer reads (the bytes queued by
+ * redirects count in the peer's receive memory, so its window is shut).
+ *
+ * Back to redirects only once the normal path is drained: every byte this
+ * socket sent by it acknowledged by the peer, which the peer's TCP does only
+ * after handing the bytes to its receive path, and none of them still waiting
+ * there outside the ordered queue that redirects append to (the peer's TCP
+ * receive queue, before accept, and its psock's ingress_skb backlog). A
+ * redirect made earlier would overtake them. The same rule covers a socket
+ * whose first sends found no peer record (connection start). */
+#pragma once
+
+#include <bpf/bpf_core_read.h>
+
+#include "common.h"
+
+/* Per socket, set while its sends take the normal path. A socket gets an
+ * entry only when it first switches, so the redirect path pays a lookup, not
+ * a write. The kernel frees the entry with the socket. Pinned like the other
+ * maps so that the programs of a newer sockshim build see the marks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bypass_normal_path SEC(".maps");
+
+/* Kernel structures read here. They are not UAPI: the loader relocates each
+ * field's offset against the running kernel's BTF (CO-RE), so a kernel
+ * without BTF cannot load the bypass, and sockshim degrades to the normal
+ * path with a warning. The kernel also matches the kptr below to its own
+ * struct tcp_sock by that name; a tcp_sock begins with its struct sock. */
+struct sock {
+	int sk_rcvbuf;
+	int sk_sndbuf;
+	struct {
+		struct {
+			int counter;
+		} rmem_alloc;
+	} sk_backlog;
+	struct {
+		__u32 qlen;
+	} sk_receive_queue;
+	void *sk_user_data;
+} __attribute__((preserve_access_index));
+
+struct tcp_sock {
+	__u32 rcv_nxt;   /* next byte expected from the peer, in order */
+	__u32 write_seq; /* end of what the application wrote */
+} __attribute__((preserve_access_index));
+
+struct sk_psock___sockshim {
+	struct {
+		__u32 qlen;
+	} ingress_skb;
+} __attribute__((preserve_access_index));
+
+/* sk_user_data carries flag bits below the pointer (SK_USER_DATA_NOCOPY,
+ * _BPF and _PSOCK in include/net/sock.h, since 5.13). */
+#define SK_USER_DATA_PTRMASK (~7UL)
+
+/* An unreferenced ("untrusted") kptr: a plain pointer the verifier lets
+ * programs store, and read through with fault-safe loads. An sk_msg program
+ * cannot hold a reference to another socket (a SOCKHASH lookup takes one,
+ * and bpf_sk_release is not allowed there), so the peer is reached this way:
+ * each member records itself when it joins the map and removes its record
+ * when it closes. TCP sockets are freed RCU-safely, so a pointer read in the
+ * moment its socket closes still points to a socket: the worst outcome is
+ * one decision made on a wrong figure, never a fault. The type tag needs
+ * clang >= 15 in BTF. */
+#define __kptr_untrusted __attribute__((btf_type_tag("kptr_untrusted")))
+
+struct peer_ref {
+	struct tcp_sock __kptr_untrusted *sk;
+	__u64 group_id; /* the group that recorded it, for clean-up on detach */
+	__u32 peer_closed; /* set by the peer when its socket closed (closed_peer.h) */
+	__u32 _pad;
+};
+
+/* Key: the member's own 4-tuple (struct sock_key). Entries are created when
+ * a socket joins bypass_sockets and deleted when it closes (state callback)
+ * or when its group is detached (userspace). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 131072);
+	__type(key, struct sock_key);
+	__type(value, struct peer_ref);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bypass_peer_refs SEC(".maps");
+
+/* Records the socket of skops as the member of key and asks for its state
+ * changes, so that the record goes when the socket closes. */
+static __always_inline void record_member(struct bpf_sock_ops *skops, struct sock_key *key, __u64 group_id)
+{
+	struct peer_ref ref = {.group_id = group_id}, *r;
+	struct tcp_sock *tp;
+
+	if (!skops->sk)
+		return;
+	tp = bpf_skc_to_tcp_sock(skops->sk);
+	if (!tp)
+		return;
+	if (bpf_map_update_elem(&bypass_peer_refs, key, &ref, BPF_ANY))
+		return;
+	r = bpf_map_lookup_elem(&bypass_peer_refs, key);
+	if (!r)
+		return;
+	r->sk = tp;
+	/* State changes: to remove the record on close. Every segment on the
+	 * slow path: to see a peer that closed behind a zero window
+	 * (closed_peer.h). TCP's fast path, which carries most normal-path
+	 * segments, does not run the program. */
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG |
+						 BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
+}
+
+/* The peer's socket, or NULL when the peer has no record (not a member, or
+ * not yet one). */
+static __always_inline struct tcp_sock *peer_socket(struct sock_key *peer)
+{
+	struct peer_ref *r = bpf_map_lookup_elem(&bypass_peer_refs, peer);
+
+	return r ? r->sk : NULL;
+}
+
+/* Whether size more bytes fit on the peer's queue: at most the sender's send
+ * buffer plus the peer's receive buffer. Both follow SO_SNDBUF, SO_RCVBUF
+ * and the kernel's own tuning; the peer's receive memory includes the bytes
+ * redirects queued there. */
+static __always_inline int peer_has_room(struct tcp_sock *sender_tp, struct tcp_sock *peer_tp, __u32 size)
+{
+	struct sock *sender = (void *)sender_tp, *peer = (void *)peer_tp;
+	__s64 limit = (__s64)sender->sk_sndbuf + peer->sk_rcvbuf;
+	__s64 queued = (__s64)peer->sk_backlog.rmem_alloc.counter + size;
+
+	return queued <= limit;
+}
+
+/* Whether every byte the sender sent by the normal path has reached the
+ * peer's ordered receive queue (see the top of this file): the peer's TCP
+ * has received all of it in order, and none of it waits in the peer's TCP
+ * receive queue (before accept) or its psock's ingress_skb backlog. A peer
+ * still handing bytes over in softirq holds its socket spinlock, which the
+ * redirect takes before queueing (lock_sock), so it cannot overtake them. */
+static __always_inline int normal_path_drained(struct tcp_sock *sender, struct tcp_sock *peer_tp)
+{
+	struct sock *peer = (void *)peer_tp;
+	struct sk_psock___sockshim *psock;
+	__u32 backlog = 1;
+
+	if (peer_tp->rcv_nxt != sender->write_seq)
+		return 0;
+	if (peer->sk_receive_queue.qlen)
+		return 0;
+	psock = (void *)((unsigned long)peer->sk_user_data & SK_USER_DATA_PTRMASK);
+	if (!psock)
+		return 0;
+	/* sk_user_data is a void pointer in BTF: read through it with
+	 * bpf_probe_read_kernel (bpf_core_read), which lockdown's integrity
+	 * mode allows. */
+	if (bpf_core_read(&backlog, sizeof(backlog), &psock->ingress_skb.qlen))
+		return 0;
+	return backlog == 0;
+}

@@ -1,0 +1,79 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf"
+)
+
+// Some entries are created by the programs for a socket and removed by them
+// when the socket closes, but only while the socket's group is attached. The
+// entries of sockets still open when their group goes carry the group id and
+// are removed with the group.
+
+// groupOwned is a map value that names the group that created it.
+type groupOwned interface{ owner() uint64 }
+
+// peerRef is bypass_peer_refs' value as userspace sees it: the kernel hides
+// the socket pointer (a kptr) and shows zero in its place. Once removed, the
+// socket's peer sends by the normal path.
+type peerRef struct {
+	Socket     uint64
+	GroupID    uint64
+	PeerClosed uint32
+	_          uint32
+}
+
+func (r peerRef) owner() uint64 { return r.GroupID }
+
+// listenerCount is bypass_listeners' value. Once removed, new connections to
+// the listener stay out of the bypass.
+type listenerCount struct {
+	Sockets uint32
+	_       uint32
+	GroupID uint64
+}
+
+func (c listenerCount) owner() uint64 { return c.GroupID }
+
+// removeGroupOwned deletes the entries of map name that group groupID
+// created.
+func removeGroupOwned[K any, V groupOwned](k *Kernel, name string, groupID uint64) error {
+	m, err := k.bpfMap(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // no bypass on this host
+	}
+	if err != nil {
+		return err
+	}
+	var (
+		key   K
+		value V
+		stale []K
+	)
+	it := m.Iterate()
+	for it.Next(&key, &value) {
+		if value.owner() == groupID {
+			stale = append(stale, key)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	for _, key := range stale {
+		if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("remove an entry of group %d from %s: %w", groupID, name, err)
+		}
+	}
+	return nil
+}
+
+// removeSocketEntries deletes the per-socket entries of a group.
+func (k *Kernel) removeSocketEntries(groupID uint64) error {
+	if err := removeGroupOwned[bypassSockKey, peerRef](k, mapPeerRefs, groupID); err != nil {
+		return err
+	}
+	return removeGroupOwned[bypassListenerKey, listenerCount](k, mapListeners, groupID)
+}
