@@ -320,9 +320,7 @@ func Exchange(c *net.TCPConn, total int64, seed uint64) (ExchangeResult, error) 
 	}
 	done := make(chan sent, 1)
 	go func() {
-		var key [32]byte
-		binary.LittleEndian.PutUint64(key[:], seed)
-		data := rand.NewChaCha8(key)
+		data := seededData(seed)
 		sizes := rand.New(rand.NewPCG(seed, 7))
 		h := sha256.New()
 		buf := make([]byte, 256<<10)
@@ -350,4 +348,12 @@ func Exchange(c *net.TCPConn, total int64, seed uint64) (ExchangeResult, error) 
 		return ExchangeResult{}, fmt.Errorf("read after %d bytes: %w", recv, rerr)
 	}
 	return ExchangeResult{Sent: s.n, Recv: recv, SentSHA: s.sum, RecvSHA: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// seededData is the pseudo-random byte stream a sender writes and its peer's
+// SHA-256 is checked against: the same seed gives the same bytes.
+func seededData(seed uint64) *rand.ChaCha8 {
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
+	return rand.NewChaCha8(key)
 }

@@ -157,9 +157,7 @@ func boolInt(b bool) int {
 // loadSend sends random messages of 1 B to 1 MiB for dur with the sender
 // kind, returning the count and the SHA-256 of what was sent.
 func loadSend(fd int, sender string, dur time.Duration, seed uint64) (int64, string, error) {
-	var key [32]byte
-	binary.LittleEndian.PutUint64(key[:], seed)
-	data := rand.NewChaCha8(key)
+	data := seededData(seed)
 	sizes := rand.New(rand.NewPCG(seed, 11))
 	h := sha256.New()
 	buf := make([]byte, 1<<20)
