@@ -2,11 +2,9 @@ package testenv
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"strconv"
 	"time"
@@ -104,9 +102,7 @@ func backlogSend(ap netip.AddrPort, total int64, seed uint64) error {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return err
 	}
-	var key [32]byte
-	binary.LittleEndian.PutUint64(key[:], seed)
-	data := rand.NewChaCha8(key)
+	data := seededData(seed)
 	h := sha256.New()
 	block := make([]byte, 64<<10)
 	var res BacklogResult
