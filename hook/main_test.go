@@ -52,6 +52,8 @@ type cli struct {
 
 func newCLI(t *testing.T) *cli {
 	t.Helper()
+	// First, so that its check runs after every teardown.
+	testenv.WatchKernelLog(t)
 	c := &cli{t: t, bpffs: testenv.BPFFS(t), state: t.TempDir(), parent: testenv.CgroupParent(t)}
 	mnt := testenv.CgroupMount(t)
 	t.Cleanup(func() {

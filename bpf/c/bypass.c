@@ -108,7 +108,9 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 				listener_closed(&lkey);
 			}
 		} else if (skops->op == BPF_SOCK_OPS_PARSE_HDR_OPT_CB) {
-			end_if_peer_closed(skops, &key);
+			watch_peer_window(skops, &key);
+		} else if (skops->args[1] == BPF_TCP_FIN_WAIT1 || skops->args[1] == BPF_TCP_LAST_ACK) {
+			stop_capping_probes(skops, &key);
 		} else if (skops->args[1] == BPF_TCP_CLOSE) {
 			struct sock_key peer = peer_key(&key);
 

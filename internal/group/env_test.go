@@ -23,6 +23,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	// First, so that its check runs after every teardown.
+	testenv.WatchKernelLog(t)
 	root := testenv.BPFFS(t)
 	k, err := bpf.Open(root)
 	if err != nil {

@@ -40,7 +40,8 @@ type testRuntime struct {
 
 func newRuntime(t *testing.T) *testRuntime {
 	t.Helper()
-	testenv.RequireRoot(t)
+	// First, so that its check runs after every teardown.
+	testenv.WatchKernelLog(t)
 	dir, err := os.MkdirTemp("/tmp", "sockshim-nri-") // short: a socket path has 108 bytes
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,9 @@ import (
 //	                                    until the first EAGAIN (Flooded), then
 //	                                    the rest of BYTES waiting with poll(),
 //	                                    half-closes and prints BacklogResult
+//	backlog dial ADDR flood SEED        the same, but stops at the first
+//	                                    EAGAIN and closes with its bytes
+//	                                    still queued behind a shut window
 
 // BacklogResult is one end's outcome.
 type BacklogResult struct {
@@ -55,9 +58,12 @@ func helperBacklog(args []string) error {
 		return backlogReceive(ap, time.Duration(delay)*time.Millisecond, halfClose)
 	}
 	total, err1 := strconv.ParseInt(args[2], 10, 64)
+	if args[2] == "flood" {
+		total, err1 = -1, nil
+	}
 	seed, err2 := strconv.ParseUint(args[3], 10, 64)
 	if err1 != nil || err2 != nil {
-		return errors.New("backlog: BYTES and SEED are numbers")
+		return errors.New("backlog: BYTES (or flood) and SEED are numbers")
 	}
 	return backlogSend(ap, total, seed)
 }
@@ -90,6 +96,7 @@ func backlogReceive(ap netip.AddrPort, delay time.Duration, halfClose bool) erro
 	return nil
 }
 
+// backlogSend sends total bytes, or with total < 0 until the first EAGAIN.
 func backlogSend(ap netip.AddrPort, total int64, seed uint64) error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -107,24 +114,31 @@ func backlogSend(ap netip.AddrPort, total int64, seed uint64) error {
 	block := make([]byte, 64<<10)
 	var res BacklogResult
 	flooding := true
-	for res.Sent < total {
-		b := block[:min(int64(len(block)), total-res.Sent)]
+send:
+	for total < 0 || res.Sent < total {
+		b := block
+		if total >= 0 {
+			b = block[:min(int64(len(block)), total-res.Sent)]
+		}
 		data.Read(b)
-		h.Write(b)
 		for off := 0; off < len(b); {
 			n, err := unix.Write(fd, b[off:])
 			if errors.Is(err, unix.EAGAIN) && flooding {
 				flooding = false
-				res.Flooded = res.Sent + int64(off)
+				res.Flooded = res.Sent
+				if total < 0 {
+					break send
+				}
 			}
 			if retry, err := again(fd, err); err != nil {
-				return fmt.Errorf("write after %d bytes: %w", res.Sent+int64(off), err)
+				return fmt.Errorf("write after %d bytes: %w", res.Sent, err)
 			} else if retry {
 				continue
 			}
+			h.Write(b[off : off+n])
 			off += n
+			res.Sent += int64(n)
 		}
-		res.Sent += int64(len(b))
 	}
 	if flooding {
 		res.Flooded = res.Sent

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -48,10 +49,32 @@ func waitFor(fd int, events int16) error {
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("no progress in %v: hang", ioTimeout)
+			return fmt.Errorf("no progress in %v: hang; %s", ioTimeout, describeSocket(fd))
 		}
 		return nil
 	}
+}
+
+// describeSocket tells what the kernel holds for fd's connection, for the
+// message of a hang: its queues and ss's view of both ends.
+func describeSocket(fd int) string {
+	inq, _ := unix.IoctlGetInt(fd, unix.SIOCINQ)
+	outq, _ := unix.IoctlGetInt(fd, unix.SIOCOUTQ)
+	desc := fmt.Sprintf("SIOCINQ %d, SIOCOUTQ %d", inq, outq)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return desc
+	}
+	var port int
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		port = a.Port
+	case *unix.SockaddrInet6:
+		port = a.Port
+	}
+	filter := fmt.Sprintf("( sport = :%d or dport = :%d )", port, port)
+	out, _ := exec.Command("ss", "-tnieomp", filter).CombinedOutput()
+	return fmt.Sprintf("%s; ss:\n%s", desc, out)
 }
 
 // again reports whether err asks to wait for POLLOUT and try again.
