@@ -51,6 +51,7 @@ const (
 	bypassMapBypassListeners         = "bypass_listeners"
 	bypassMapBypassNormalPath        = "bypass_normal_path"
 	bypassMapBypassPeerRefs          = "bypass_peer_refs"
+	bypassMapBypassProbeCaps         = "bypass_probe_caps"
 	bypassMapBypassSockets           = "bypass_sockets"
 	bypassMapGroupConfig             = "group_config"
 	bypassMapHostAddrs               = "host_addrs"
@@ -114,6 +115,7 @@ type bypassMapSpecs struct {
 	BypassListeners  *ebpf.MapSpec `ebpf:"bypass_listeners"`
 	BypassNormalPath *ebpf.MapSpec `ebpf:"bypass_normal_path"`
 	BypassPeerRefs   *ebpf.MapSpec `ebpf:"bypass_peer_refs"`
+	BypassProbeCaps  *ebpf.MapSpec `ebpf:"bypass_probe_caps"`
 	BypassSockets    *ebpf.MapSpec `ebpf:"bypass_sockets"`
 	GroupConfig      *ebpf.MapSpec `ebpf:"group_config"`
 	HostAddrs        *ebpf.MapSpec `ebpf:"host_addrs"`
@@ -149,6 +151,7 @@ type bypassMaps struct {
 	BypassListeners  *ebpf.Map `ebpf:"bypass_listeners"`
 	BypassNormalPath *ebpf.Map `ebpf:"bypass_normal_path"`
 	BypassPeerRefs   *ebpf.Map `ebpf:"bypass_peer_refs"`
+	BypassProbeCaps  *ebpf.Map `ebpf:"bypass_probe_caps"`
 	BypassSockets    *ebpf.Map `ebpf:"bypass_sockets"`
 	GroupConfig      *ebpf.Map `ebpf:"group_config"`
 	HostAddrs        *ebpf.Map `ebpf:"host_addrs"`
@@ -160,6 +163,7 @@ func (m *bypassMaps) Close() error {
 		m.BypassListeners,
 		m.BypassNormalPath,
 		m.BypassPeerRefs,
+		m.BypassProbeCaps,
 		m.BypassSockets,
 		m.GroupConfig,
 		m.HostAddrs,

@@ -20,10 +20,10 @@ type groupOwned interface{ owner() uint64 }
 // the socket pointer (a kptr) and shows zero in its place. Once removed, the
 // socket's peer sends by the normal path.
 type peerRef struct {
-	Socket        uint64
-	GroupID       uint64
-	PeerClosed    uint32
-	SavedRTOMaxMS uint32
+	Socket     uint64
+	GroupID    uint64
+	PeerClosed uint32
+	_          uint32
 }
 
 func (r peerRef) owner() uint64 { return r.GroupID }

@@ -110,7 +110,8 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 		} else if (skops->op == BPF_SOCK_OPS_PARSE_HDR_OPT_CB) {
 			watch_peer_window(skops, &key);
 		} else if (skops->args[1] == BPF_TCP_FIN_WAIT1 || skops->args[1] == BPF_TCP_LAST_ACK) {
-			stop_capping_probes(skops, &key);
+			/* See the probe cap in closed_peer.h. */
+			uncap_probes(skops);
 		} else if (skops->args[1] == BPF_TCP_CLOSE) {
 			struct sock_key peer = peer_key(&key);
 

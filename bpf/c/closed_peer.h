@@ -48,30 +48,51 @@ static __always_inline void tell_peer_closed(struct sock_key *peer)
 		r->peer_closed = 1;
 }
 
-/* Window probes back to the cap the socket had before. */
-static __always_inline void uncap_probes(struct bpf_sock_ops *skops, struct peer_ref *r)
-{
-	int ms = r->saved_rto_max_ms;
+/* Per socket, while its window probes are capped: the cap it had before (in
+ * ms). A socket gets an entry only when it first hears a zero window, so
+ * every other segment pays a lookup in its own socket, not a hash lookup.
+ * The kernel frees the entry with the socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} bypass_probe_caps SEC(".maps");
 
-	if (!ms)
+/* Window probes back to the cap the socket had before. */
+static __always_inline void uncap_probes(struct bpf_sock_ops *skops)
+{
+	__u32 *saved;
+	int ms;
+
+	if (!skops->sk)
 		return;
+	saved = bpf_sk_storage_get(&bypass_probe_caps, skops->sk, 0, 0);
+	if (!saved || !*saved)
+		return;
+	ms = *saved;
 	bpf_setsockopt(skops, SOL_TCP, TCP_RTO_MAX_MS, &ms, sizeof(ms));
-	r->saved_rto_max_ms = 0;
+	*saved = 0;
 }
 
 /* Window probes at least every PROBE_RTO_MAX_MS. Before 6.15 the kernel has
  * no TCP_RTO_MAX_MS: getsockopt fails and probes keep their backoff. */
-static __always_inline void cap_probes(struct bpf_sock_ops *skops, struct peer_ref *r)
+static __always_inline void cap_probes(struct bpf_sock_ops *skops)
 {
 	int ms = 0, cap = PROBE_RTO_MAX_MS;
+	__u32 *saved;
 
-	if (r->saved_rto_max_ms)
+	if (!skops->sk)
+		return;
+	saved = bpf_sk_storage_get(&bypass_probe_caps, skops->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!saved || *saved)
 		return;
 	if (bpf_getsockopt(skops, SOL_TCP, TCP_RTO_MAX_MS, &ms, sizeof(ms)) || ms <= cap)
 		return;
 	if (bpf_setsockopt(skops, SOL_TCP, TCP_RTO_MAX_MS, &cap, sizeof(cap)))
 		return;
-	r->saved_rto_max_ms = ms;
+	*saved = ms;
 }
 
 /* Called for each segment a member receives on TCP's slow path, where every
@@ -87,25 +108,13 @@ static __always_inline void watch_peer_window(struct bpf_sock_ops *skops, struct
 	/* skb_data is the TCP header in this callback. */
 	if ((void *)(th + 1) > (void *)(long)skops->skb_data_end)
 		return;
-	r = bpf_map_lookup_elem(&bypass_peer_refs, self);
-	if (!r)
-		return;
 	if (th->window ||
 	    (skops->state != BPF_TCP_ESTABLISHED && skops->state != BPF_TCP_CLOSE_WAIT)) {
-		uncap_probes(skops, r);
+		uncap_probes(skops);
 		return;
 	}
-	cap_probes(skops, r);
-	if (r->peer_closed)
+	cap_probes(skops);
+	r = bpf_map_lookup_elem(&bypass_peer_refs, self);
+	if (r && r->peer_closed)
 		bpf_setsockopt(skops, SOL_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms));
-}
-
-/* Called by a member's state callback when its user closes or shuts down its
- * socket (FIN_WAIT1, LAST_ACK): see the cap above. */
-static __always_inline void stop_capping_probes(struct bpf_sock_ops *skops, struct sock_key *self)
-{
-	struct peer_ref *r = bpf_map_lookup_elem(&bypass_peer_refs, self);
-
-	if (r)
-		uncap_probes(skops, r);
 }

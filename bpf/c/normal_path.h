@@ -86,7 +86,7 @@ struct peer_ref {
 	struct tcp_sock __kptr_untrusted *sk;
 	__u64 group_id; /* the group that recorded it, for clean-up on detach */
 	__u32 peer_closed; /* set by the peer when its socket closed (closed_peer.h) */
-	__u32 saved_rto_max_ms; /* while its window probes are capped: the cap before, else 0 (closed_peer.h) */
+	__u32 _pad;
 };
 
 /* Key: the member's own 4-tuple (struct sock_key). Entries are created when
