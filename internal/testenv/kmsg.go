@@ -23,12 +23,17 @@ func WatchKernelLog(t testing.TB) {
 	t.Helper()
 	fd := openKernelLogAtEnd(t)
 	t.Cleanup(func() {
-		problems, err := readKernelRecords(fd, nil)
+		msgs, lost, err := readKernelMessages(fd)
 		if err != nil {
 			t.Errorf("read the kernel log: %v", err)
 		}
-		for _, p := range problems {
-			t.Errorf("kernel log during the test: %s", p)
+		if lost {
+			t.Errorf("kernel log records were lost (the log wrapped during the test)")
+		}
+		for _, msg := range msgs {
+			if kernelProblem(msg) {
+				t.Errorf("kernel log during the test: %s", msg)
+			}
 		}
 	})
 }
@@ -53,61 +58,44 @@ func openKernelLogAtEnd(t testing.TB) int {
 	return fd
 }
 
-// readKernelRecords reads the records of fd (a non-blocking /dev/kmsg
-// reader) up to the newest, passes each message to each (if not nil) and
-// returns the messages of those that report a kernel bug.
-func readKernelRecords(fd int, each func(msg string)) ([]string, error) {
-	var problems []string
+// readKernelMessages reads the records of fd (a non-blocking /dev/kmsg
+// reader) up to the newest and returns their messages, and whether records
+// were overwritten before they could be read.
+func readKernelMessages(fd int) (msgs []string, lost bool, err error) {
 	buf := make([]byte, 8192) // a read returns one whole record, up to 8 KiB
 	for {
 		n, err := unix.Read(fd, buf)
 		switch {
 		case errors.Is(err, unix.EAGAIN):
-			return problems, nil
+			return msgs, lost, nil
 		case errors.Is(err, unix.EPIPE):
-			// Records were overwritten before they were read: the
-			// next read goes on from the oldest still there.
-			problems = append(problems, "records were lost (the kernel log wrapped during the test)")
+			// The next read goes on from the oldest record still there.
+			lost = true
 			continue
 		case err != nil:
-			return problems, fmt.Errorf("read /dev/kmsg: %w", err)
+			return msgs, lost, fmt.Errorf("read /dev/kmsg: %w", err)
 		}
-		msg, bad := kernelProblem(string(buf[:n]))
-		if each != nil {
-			each(msg)
-		}
-		if bad {
-			problems = append(problems, msg)
-		}
+		msgs = append(msgs, kernelRecordMessage(string(buf[:n])))
 	}
 }
 
-// writeKernelLog adds msg to the kernel log as one record.
-func writeKernelLog(msg string) error {
-	fd, err := unix.Open("/dev/kmsg", unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open /dev/kmsg for writing: %w", err)
-	}
-	defer unix.Close(fd)
-	if _, err := unix.Write(fd, []byte(msg+"\n")); err != nil {
-		return fmt.Errorf("write to /dev/kmsg: %w", err)
-	}
-	return nil
-}
-
-// kernelProblem returns the message of one /dev/kmsg record
-// ("prio,seq,usec,flags;message\n" then " KEY=value" lines) and whether it
-// reports a kernel bug.
-func kernelProblem(record string) (string, bool) {
+// kernelRecordMessage returns the message of one /dev/kmsg record
+// ("prio,seq,usec,flags;message\n" then " KEY=value" lines).
+func kernelRecordMessage(record string) string {
 	_, msg, ok := strings.Cut(record, ";")
 	if !ok {
-		return "", false
+		return ""
 	}
 	msg, _, _ = strings.Cut(msg, "\n")
+	return msg
+}
+
+// kernelProblem reports whether a kernel log message reports a kernel bug.
+func kernelProblem(msg string) bool {
 	for _, mark := range kernelProblemMarks {
 		if strings.Contains(msg, mark) {
-			return msg, true
+			return true
 		}
 	}
-	return msg, false
+	return false
 }
