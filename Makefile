@@ -31,6 +31,7 @@ test: build
 fuzz:
 	$(GO) test ./oci -run '^$$' -fuzz '^FuzzParsePorts$$' -fuzztime $(FUZZ_TIME)
 	$(GO) test ./oci -run '^$$' -fuzz '^FuzzReadState$$' -fuzztime $(FUZZ_TIME)
+	$(GO) test ./oci -run '^$$' -fuzz '^FuzzParseBypass$$' -fuzztime $(FUZZ_TIME)
 
 demo: build
 	scripts/deps.sh demo

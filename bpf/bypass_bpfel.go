@@ -27,6 +27,14 @@ type bypassRedirectCounters struct {
 	Messages   uint64
 	Bytes      uint64
 	NormalPath uint64
+	LeftMap    uint64
+}
+
+type bypassScopeKey struct {
+	_       structs.HostLayout
+	GroupId uint64
+	Port    uint32
+	Pad     uint32
 }
 
 type bypassSockKey struct {
@@ -52,6 +60,7 @@ const (
 	bypassMapBypassNormalPath        = "bypass_normal_path"
 	bypassMapBypassPeerRefs          = "bypass_peer_refs"
 	bypassMapBypassProbeCaps         = "bypass_probe_caps"
+	bypassMapBypassScope             = "bypass_scope"
 	bypassMapBypassSockets           = "bypass_sockets"
 	bypassMapGroupConfig             = "group_config"
 	bypassMapHostAddrs               = "host_addrs"
@@ -116,6 +125,7 @@ type bypassMapSpecs struct {
 	BypassNormalPath *ebpf.MapSpec `ebpf:"bypass_normal_path"`
 	BypassPeerRefs   *ebpf.MapSpec `ebpf:"bypass_peer_refs"`
 	BypassProbeCaps  *ebpf.MapSpec `ebpf:"bypass_probe_caps"`
+	BypassScope      *ebpf.MapSpec `ebpf:"bypass_scope"`
 	BypassSockets    *ebpf.MapSpec `ebpf:"bypass_sockets"`
 	GroupConfig      *ebpf.MapSpec `ebpf:"group_config"`
 	HostAddrs        *ebpf.MapSpec `ebpf:"host_addrs"`
@@ -152,6 +162,7 @@ type bypassMaps struct {
 	BypassNormalPath *ebpf.Map `ebpf:"bypass_normal_path"`
 	BypassPeerRefs   *ebpf.Map `ebpf:"bypass_peer_refs"`
 	BypassProbeCaps  *ebpf.Map `ebpf:"bypass_probe_caps"`
+	BypassScope      *ebpf.Map `ebpf:"bypass_scope"`
 	BypassSockets    *ebpf.Map `ebpf:"bypass_sockets"`
 	GroupConfig      *ebpf.Map `ebpf:"group_config"`
 	HostAddrs        *ebpf.Map `ebpf:"host_addrs"`
@@ -164,6 +175,7 @@ func (m *bypassMaps) Close() error {
 		m.BypassNormalPath,
 		m.BypassPeerRefs,
 		m.BypassProbeCaps,
+		m.BypassScope,
 		m.BypassSockets,
 		m.GroupConfig,
 		m.HostAddrs,

@@ -16,6 +16,10 @@ type Counters struct {
 	// normal path for good because their peer's queue was full (see
 	// bpf/c/normal_path.h).
 	NormalPath uint64
+	// LeftMap counts the group's sockets that left the bypass map after
+	// joining it: they began reading the blocking way, or their peer left
+	// (see bpf/c/leave.h).
+	LeftMap uint64
 }
 
 func (k *Kernel) resetCounters(id uint64) error {
@@ -53,6 +57,7 @@ func (k *Kernel) Counters(id uint64) (Counters, error) {
 		c.Messages += v.Messages
 		c.Bytes += v.Bytes
 		c.NormalPath += v.NormalPath
+		c.LeftMap += v.LeftMap
 	}
 	return c, nil
 }
@@ -61,7 +66,7 @@ func (k *Kernel) Counters(id uint64) (Counters, error) {
 // groups; the leak tests compare them before and after.
 func (k *Kernel) MapSizes() (map[string]int, error) {
 	sizes := map[string]int{}
-	for _, name := range []string{mapVirtualToHost, mapHostToVirtual, mapCounters, mapSockets, mapPeerRefs, mapListeners} {
+	for _, name := range []string{mapVirtualToHost, mapHostToVirtual, mapCounters, mapSockets, mapPeerRefs, mapListeners, mapScope} {
 		m, err := k.bpfMap(name)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // no bypass on this host

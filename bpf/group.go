@@ -13,8 +13,9 @@ import (
 
 // Group flags, as in c/common.h.
 const (
-	flagPorts  = 1 << 0
-	flagBypass = 1 << 1
+	flagPorts        = 1 << 0
+	flagBypass       = 1 << 1
+	flagBypassScoped = 1 << 2
 )
 
 // Group is one container (or `sockshim run` group): a cgroup v2 directory and
@@ -26,6 +27,10 @@ type Group struct {
 	Cgroup string
 	// Bypass opts the group's TCP sockets into the loopback bypass.
 	Bypass bool
+	// BypassPorts, when not empty, scope the bypass to the connections
+	// accepted by the group's listeners on these (virtual) ports, plus the
+	// group's own outgoing connections.
+	BypassPorts []uint16
 	// Ports are the group's virtual ports and the host ports behind them.
 	Ports []Mapping
 }
@@ -105,6 +110,12 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 		flags |= flagBypass
 		if err := k.resetCounters(id); err != nil {
 			return fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		if len(g.BypassPorts) > 0 {
+			flags |= flagBypassScoped
+			if err := k.addScope(id, scopeHostPorts(g.BypassPorts, g.Ports)); err != nil {
+				return fmt.Errorf("group %s: %w", g.Name, err)
+			}
 		}
 	}
 

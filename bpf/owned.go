@@ -23,7 +23,7 @@ type peerRef struct {
 	Socket     uint64
 	GroupID    uint64
 	PeerClosed uint32
-	_          uint32
+	PeerLeft   uint32
 }
 
 func (r peerRef) owner() uint64 { return r.GroupID }
@@ -34,6 +34,8 @@ type listenerCount struct {
 	Sockets uint32
 	_       uint32
 	GroupID uint64
+	Socket  uint64 // a kptr: the kernel shows zero
+	Cookie  uint64
 }
 
 func (c listenerCount) owner() uint64 { return c.GroupID }
@@ -75,5 +77,8 @@ func (k *Kernel) removeSocketEntries(groupID uint64) error {
 	if err := removeGroupOwned[bypassSockKey, peerRef](k, mapPeerRefs, groupID); err != nil {
 		return err
 	}
-	return removeGroupOwned[bypassListenerKey, listenerCount](k, mapListeners, groupID)
+	if err := removeGroupOwned[bypassListenerKey, listenerCount](k, mapListeners, groupID); err != nil {
+		return err
+	}
+	return k.removeScope(groupID)
 }

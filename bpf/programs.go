@@ -59,6 +59,7 @@ const (
 	mapCounters      = "bypass_counters"
 	mapPeerRefs      = "bypass_peer_refs"
 	mapListeners     = "bypass_listeners"
+	mapScope         = "bypass_scope"
 	mapVirtualToHost = "virtual_to_host"
 	mapHostToVirtual = "host_to_virtual"
 )

@@ -3,13 +3,139 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// The other two experiments: bulk one-way throughput, and connection rate.
+// The ends of the three experiments, a server and a client each: round
+// trips, bulk one-way throughput, and connection rate. Servers print the
+// address to dial first; clients print their result as JSON.
+
+// cmdBenchEcho: __bench-echo NETWORK ADDR SIZE CPU. Prints the address to
+// dial, then echoes SIZE-byte requests of one connection until it closes.
+func cmdBenchEcho(args []string) int {
+	if len(args) != 4 {
+		return fail(exitUsage, "__bench-echo NETWORK ADDR SIZE CPU")
+	}
+	size, _ := strconv.Atoi(args[2])
+	cpu, _ := strconv.Atoi(args[3])
+	p, err := startEnd(cpu)
+	if err != nil {
+		return fail(exitFailure, "bench echo: %v", err)
+	}
+	lfd, dial, err := benchListen(args[0], args[1])
+	if err != nil {
+		return fail(exitFailure, "bench echo: listen: %v", err)
+	}
+	fmt.Println(dial)
+	fd, err := p.accept(lfd)
+	if err != nil {
+		return fail(exitFailure, "bench echo: accept: %v", err)
+	}
+	p.close(lfd)
+	if args[0] != "unix" {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	buf := make([]byte, size)
+	for {
+		if err := p.readFull(fd, buf); err != nil {
+			return exitOK // the client is done
+		}
+		if err := p.writeFull(fd, buf); err != nil {
+			return fail(exitFailure, "bench echo: write: %v", err)
+		}
+	}
+}
+
+// rttResult is one run's latency summary, in microseconds.
+type rttResult struct {
+	MeanUS   float64 `json:"mean_us"`
+	P50US    float64 `json:"p50_us"`
+	P99US    float64 `json:"p99_us"`
+	P999US   float64 `json:"p999_us"`
+	Requests int     `json:"requests"`
+	Size     int     `json:"size"`
+}
+
+// cmdBenchClient: __bench-client NETWORK ADDR REQUESTS SIZE CPU. Sends
+// REQUESTS requests of SIZE bytes, each waiting for its full echo, after a
+// warm-up that is not counted, and prints an rttResult as JSON.
+func cmdBenchClient(args []string) int {
+	if len(args) != 5 {
+		return fail(exitUsage, "__bench-client NETWORK ADDR REQUESTS SIZE CPU")
+	}
+	requests, _ := strconv.Atoi(args[2])
+	size, _ := strconv.Atoi(args[3])
+	cpu, _ := strconv.Atoi(args[4])
+	if requests <= 0 || size <= 0 {
+		return fail(exitUsage, "bench client: REQUESTS and SIZE must be positive")
+	}
+	p, err := startEnd(cpu)
+	if err != nil {
+		return fail(exitFailure, "bench client: %v", err)
+	}
+	fd, err := benchDial(p, args[0], args[1])
+	if err != nil {
+		return fail(exitFailure, "bench client: connect: %v", err)
+	}
+	defer unix.Close(fd)
+	req, resp := make([]byte, size), make([]byte, size)
+	for i := range req {
+		req[i] = byte(i)
+	}
+	roundTrip := func() error {
+		if err := p.writeFull(fd, req); err != nil {
+			return err
+		}
+		return p.readFull(fd, resp)
+	}
+	warmup := min(requests/10+1, 5000)
+	for i := 0; i < warmup; i++ {
+		if err := roundTrip(); err != nil {
+			return fail(exitFailure, "bench client: warm-up: %v", err)
+		}
+	}
+	rtts := make([]time.Duration, requests)
+	for i := range rtts {
+		start := time.Now()
+		if err := roundTrip(); err != nil {
+			return fail(exitFailure, "bench client: request %d: %v", i, err)
+		}
+		rtts[i] = time.Since(start)
+	}
+	if string(resp) != string(req) {
+		return fail(exitFailure, "bench client: echo differs from request")
+	}
+	out, _ := json.Marshal(summarize(rtts, size))
+	fmt.Println(string(out))
+	return exitOK
+}
+
+// summarize computes the mean as the prototype did (total of per-request
+// times over the count) and the percentiles.
+func summarize(rtts []time.Duration, size int) rttResult {
+	var total time.Duration
+	for _, d := range rtts {
+		total += d
+	}
+	sorted := append([]time.Duration(nil), rtts...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	pct := func(p float64) float64 {
+		i := int(p * float64(len(sorted)-1))
+		return float64(sorted[i]) / 1e3
+	}
+	return rttResult{
+		MeanUS:   float64(total) / float64(len(rtts)) / 1e3,
+		P50US:    pct(0.50),
+		P99US:    pct(0.99),
+		P999US:   pct(0.999),
+		Requests: len(rtts),
+		Size:     size,
+	}
+}
 
 // streamResult is one stream run.
 type streamResult struct {
@@ -34,7 +160,8 @@ func cmdBenchSink(args []string) int {
 	}
 	size, _ := strconv.Atoi(args[2])
 	cpu, _ := strconv.Atoi(args[3])
-	if err := pinThread(cpu); err != nil {
+	p, err := startEnd(cpu)
+	if err != nil {
 		return fail(exitFailure, "bench sink: %v", err)
 	}
 	lfd, dial, err := benchListen(args[0], args[1])
@@ -42,17 +169,15 @@ func cmdBenchSink(args []string) int {
 		return fail(exitFailure, "bench sink: listen: %v", err)
 	}
 	fmt.Println(dial)
-	fd, _, err := unix.Accept(lfd)
+	fd, err := p.accept(lfd)
 	if err != nil {
 		return fail(exitFailure, "bench sink: accept: %v", err)
 	}
+	p.close(lfd)
 	buf := make([]byte, size)
 	var total int64
 	for {
-		n, err := unix.Read(fd, buf)
-		if retryable(fd, err, unix.POLLIN) {
-			continue
-		}
+		n, err := p.io(fd, buf, unix.EPOLLIN)
 		if err != nil {
 			return fail(exitFailure, "bench sink: read: %v", err)
 		}
@@ -62,7 +187,7 @@ func cmdBenchSink(args []string) int {
 		total += int64(n)
 	}
 	// Tell the sender everything arrived: its clock stops on this byte.
-	unix.Write(fd, []byte{1})
+	p.writeFull(fd, []byte{1})
 	fmt.Println(total)
 	return exitOK
 }
@@ -77,10 +202,11 @@ func cmdBenchStream(args []string) int {
 	secs, _ := strconv.ParseFloat(args[2], 64)
 	size, _ := strconv.Atoi(args[3])
 	cpu, _ := strconv.Atoi(args[4])
-	if err := pinThread(cpu); err != nil {
+	p, err := startEnd(cpu)
+	if err != nil {
 		return fail(exitFailure, "bench stream: %v", err)
 	}
-	fd, err := benchDial(args[0], args[1])
+	fd, err := benchDial(p, args[0], args[1])
 	if err != nil {
 		return fail(exitFailure, "bench stream: connect: %v", err)
 	}
@@ -89,14 +215,14 @@ func cmdBenchStream(args []string) int {
 	start := time.Now()
 	deadline := start.Add(time.Duration(secs * float64(time.Second)))
 	for time.Now().Before(deadline) {
-		if err := writeFull(fd, buf); err != nil {
+		if err := p.writeFull(fd, buf); err != nil {
 			return fail(exitFailure, "bench stream: write: %v", err)
 		}
 		total += int64(size)
 	}
 	unix.Shutdown(fd, unix.SHUT_WR)
 	ack := make([]byte, 1)
-	if err := readFull(fd, ack); err != nil {
+	if err := p.readFull(fd, ack); err != nil {
 		return fail(exitFailure, "bench stream: no acknowledgement: %v", err)
 	}
 	elapsed := time.Since(start).Seconds()
@@ -112,7 +238,8 @@ func cmdBenchAccept(args []string) int {
 		return fail(exitUsage, "__bench-accept NETWORK ADDR CPU")
 	}
 	cpu, _ := strconv.Atoi(args[2])
-	if err := pinThread(cpu); err != nil {
+	p, err := startEnd(cpu)
+	if err != nil {
 		return fail(exitFailure, "bench accept: %v", err)
 	}
 	lfd, dial, err := benchListen(args[0], args[1])
@@ -122,10 +249,7 @@ func cmdBenchAccept(args []string) int {
 	unix.Listen(lfd, 4096)
 	fmt.Println(dial)
 	for {
-		fd, _, err := unix.Accept(lfd)
-		if err == unix.EINTR || err == unix.ECONNABORTED {
-			continue
-		}
+		fd, err := p.accept(lfd)
 		if err != nil {
 			return fail(exitFailure, "bench accept: %v", err)
 		}
@@ -142,26 +266,23 @@ func cmdBenchConnect(args []string) int {
 	}
 	count, _ := strconv.Atoi(args[2])
 	cpu, _ := strconv.Atoi(args[3])
-	if err := pinThread(cpu); err != nil {
+	p, err := startEnd(cpu)
+	if err != nil {
 		return fail(exitFailure, "bench connect: %v", err)
 	}
 	one := make([]byte, 1)
 	start := time.Now()
 	for i := 0; i < count; i++ {
-		fd, err := benchDial(args[0], args[1])
+		fd, err := benchDial(p, args[0], args[1])
 		if err != nil {
 			return fail(exitFailure, "bench connect %d: %v", i, err)
 		}
-		// Wait for the server's close (EOF): the connection went all
-		// the way through accept.
-		for {
-			if _, err := unix.Read(fd, one); !retryable(fd, err, unix.POLLIN) {
-				break
-			}
-		}
+		// Wait for the server's close (EOF, or any error): the
+		// connection went all the way through accept.
+		p.io(fd, one, unix.EPOLLIN)
 		// RST on close: no TIME_WAIT pile-up over many runs.
 		unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-		unix.Close(fd)
+		p.close(fd)
 	}
 	elapsed := time.Since(start).Seconds()
 	out, _ := json.Marshal(connectResult{ConnsPerS: float64(count) / elapsed, Connections: count, Seconds: elapsed})

@@ -1,46 +1,182 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// The two ends of the benchmark, run by `sockshim bench` as separate
-// processes (each in its own group). They use blocking syscalls on one
-// locked OS thread pinned to a CPU, so the figures are the kernel's path and
-// not Go's scheduler or netpoller.
+// The ends of the benchmark, run by `sockshim bench` as separate processes
+// (each in its own group). Their sockets are non-blocking, because the
+// bypass only takes non-blocking sockets (the kernel's sockmap receive path
+// mistreats blocking reads), and each end waits for them with its own epoll
+// instance on one locked OS thread pinned to a CPU: raw syscalls, no Go
+// netpoller or scheduler in the figures, only the kernel's path.
 
-// pinThread locks the goroutine to its OS thread and that thread to cpu
-// (-1: no pinning).
-func pinThread(cpu int) error {
+// startEnd locks the goroutine to its OS thread and that thread to cpu (-1:
+// no pinning), and opens the end's epoll instance.
+func startEnd(cpu int) (*poller, error) {
 	runtime.LockOSThread()
-	if cpu < 0 {
-		return nil
+	if cpu >= 0 {
+		var set unix.CPUSet
+		set.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			return nil, fmt.Errorf("pin to CPU %d: %w", cpu, err)
+		}
 	}
-	var set unix.CPUSet
-	set.Set(cpu)
-	if err := unix.SchedSetaffinity(0, &set); err != nil {
-		return fmt.Errorf("pin to CPU %d: %w", cpu, err)
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll: %w", err)
+	}
+	return &poller{epfd: epfd, fd: -1}, nil
+}
+
+// poller is an end's epoll instance. An end waits for one socket at a time,
+// so only that one is registered, level-triggered, for the direction it
+// waits in; EPOLL_CTL_MOD runs only when the direction changes, so a round
+// trip that keeps waiting for EPOLLIN costs one epoll_wait per wait and
+// nothing when the data is already there (every syscall is tried first).
+// Sockets that may be registered are closed with close: the next socket
+// can get the same number and must be registered afresh.
+type poller struct {
+	epfd   int
+	fd     int    // the registered socket, -1 for none
+	events uint32 // what fd is registered for
+	ready  [1]unix.EpollEvent
+}
+
+// wait blocks until fd is ready for events (EPOLLIN or EPOLLOUT) or has an
+// error or hang-up, which the retried syscall then reports.
+func (p *poller) wait(fd int, events uint32) error {
+	if fd != p.fd || events != p.events {
+		op := unix.EPOLL_CTL_MOD
+		if fd != p.fd {
+			if p.fd >= 0 {
+				unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
+			}
+			p.fd, op = -1, unix.EPOLL_CTL_ADD
+		}
+		ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+		if err := unix.EpollCtl(p.epfd, op, fd, &ev); err != nil {
+			return fmt.Errorf("epoll_ctl: %w", err)
+		}
+		p.fd, p.events = fd, events
+	}
+	for {
+		_, err := unix.EpollWait(p.epfd, p.ready[:], -1)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// io is one read (events EPOLLIN) or write (EPOLLOUT) of fd that waits only
+// after EAGAIN: n > 0, or 0 at the peer's end for a read.
+func (p *poller) io(fd int, buf []byte, events uint32) (int, error) {
+	for {
+		var n int
+		var err error
+		if events == unix.EPOLLIN {
+			n, err = unix.Read(fd, buf)
+		} else {
+			n, err = unix.Write(fd, buf)
+		}
+		switch err {
+		case nil:
+			return n, nil
+		case unix.EAGAIN:
+			if err := p.wait(fd, events); err != nil {
+				return 0, err
+			}
+		case unix.EINTR:
+		default:
+			return 0, err
+		}
+	}
+}
+
+// readFull reads exactly len(buf) bytes: a short read is never a reply.
+func (p *poller) readFull(fd int, buf []byte) error {
+	for off := 0; off < len(buf); {
+		n, err := p.io(fd, buf[off:], unix.EPOLLIN)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errors.New("peer closed")
+		}
+		off += n
 	}
 	return nil
 }
 
-// benchListen returns a listening socket for network "tcp" (addr is the IP
-// to listen on, port chosen by the kernel) or "unix" (addr is the path) and
-// the address to dial: the port, or the path.
+func (p *poller) writeFull(fd int, buf []byte) error {
+	for off := 0; off < len(buf); {
+		n, err := p.io(fd, buf[off:], unix.EPOLLOUT)
+		if err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}
+
+// accept returns the next connection of the non-blocking listener lfd,
+// itself non-blocking from the start: the bypass checks both.
+func (p *poller) accept(lfd int) (int, error) {
+	for {
+		fd, _, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+			return fd, nil
+		case unix.EAGAIN:
+			if err := p.wait(lfd, unix.EPOLLIN); err != nil {
+				return -1, err
+			}
+		case unix.EINTR, unix.ECONNABORTED:
+		default:
+			return -1, err
+		}
+	}
+}
+
+// connect connects the non-blocking fd: TCP answers EINPROGRESS, then
+// EPOLLOUT says the handshake ended and SO_ERROR how. AF_UNIX connects at
+// once (EAGAIN only with a full backlog, which one client never meets).
+func (p *poller) connect(fd int, sa unix.Sockaddr) error {
+	if err := unix.Connect(fd, sa); err != unix.EINPROGRESS && err != unix.EINTR {
+		return err
+	}
+	if err := p.wait(fd, unix.EPOLLOUT); err != nil {
+		return err
+	}
+	soErr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soErr != 0 {
+		err = unix.Errno(soErr)
+	}
+	return err
+}
+
+// close closes fd and forgets its registration (closing removed it).
+func (p *poller) close(fd int) {
+	if fd == p.fd {
+		p.fd = -1
+	}
+	unix.Close(fd)
+}
+
+// benchListen returns a non-blocking listening socket for network "tcp"
+// (addr is the IP to listen on, port chosen by the kernel) or "unix" (addr
+// is the path) and the address to dial: the port, or the path.
 func benchListen(network, addr string) (fd int, dial string, err error) {
 	if network == "unix" {
-		fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return -1, "", err
 		}
@@ -54,7 +190,7 @@ func benchListen(network, addr string) (fd int, dial string, err error) {
 	if err != nil || !ip.Is4() {
 		return -1, "", fmt.Errorf("listen address %q: want an IPv4 address", addr)
 	}
-	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, "", err
 	}
@@ -72,197 +208,33 @@ func benchListen(network, addr string) (fd int, dial string, err error) {
 	return fd, strconv.Itoa(sa.(*unix.SockaddrInet4).Port), nil
 }
 
-// benchDial connects to addr: a path for "unix", for "tcp" IP:PORT or just
-// PORT (on 127.0.0.1).
-func benchDial(network, addr string) (int, error) {
-	if network == "unix" {
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			return -1, err
+// benchDial returns a non-blocking socket connected to addr: a path for
+// "unix", for "tcp" IP:PORT or just PORT (on 127.0.0.1).
+func benchDial(p *poller, network, addr string) (int, error) {
+	family, sa := unix.AF_UNIX, unix.Sockaddr(&unix.SockaddrUnix{Name: addr})
+	if network != "unix" {
+		if !strings.Contains(addr, ":") {
+			addr = "127.0.0.1:" + addr
 		}
-		return fd, unix.Connect(fd, &unix.SockaddrUnix{Name: addr})
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil || !ap.Addr().Is4() {
+			return -1, fmt.Errorf("address %q: want IPv4:PORT or PORT", addr)
+		}
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
 	}
-	if !strings.Contains(addr, ":") {
-		addr = "127.0.0.1:" + addr
-	}
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil || !ap.Addr().Is4() {
-		return -1, fmt.Errorf("address %q: want IPv4:PORT or PORT", addr)
-	}
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
 	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+	if family == unix.AF_INET {
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if err == nil {
+		err = p.connect(fd, sa)
+	}
+	if err != nil {
+		p.close(fd)
 		return -1, err
 	}
-	return fd, unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())})
-}
-
-// retryable reports whether a blocking read or write should simply be
-// repeated: EINTR, and EAGAIN, which the kernel's tcp_bpf receive path can
-// return even on a blocking socket of the bypass (see the README's known
-// kernel limitations); then poll waits for the socket first.
-func retryable(fd int, err error, events int16) bool {
-	if errors.Is(err, unix.EINTR) {
-		return true
-	}
-	if errors.Is(err, unix.EAGAIN) {
-		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: events}}, 1000)
-		return true
-	}
-	return false
-}
-
-// readFull reads exactly len(buf) bytes: a short read is never a reply.
-func readFull(fd int, buf []byte) error {
-	for off := 0; off < len(buf); {
-		n, err := unix.Read(fd, buf[off:])
-		if retryable(fd, err, unix.POLLIN) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return errors.New("peer closed")
-		}
-		off += n
-	}
-	return nil
-}
-
-func writeFull(fd int, buf []byte) error {
-	for off := 0; off < len(buf); {
-		n, err := unix.Write(fd, buf[off:])
-		if retryable(fd, err, unix.POLLOUT) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		off += n
-	}
-	return nil
-}
-
-// cmdBenchEcho: __bench-echo NETWORK ADDR SIZE CPU. Prints the address to
-// dial, then echoes SIZE-byte requests of one connection until it closes.
-func cmdBenchEcho(args []string) int {
-	if len(args) != 4 {
-		return fail(exitUsage, "__bench-echo NETWORK ADDR SIZE CPU")
-	}
-	size, _ := strconv.Atoi(args[2])
-	cpu, _ := strconv.Atoi(args[3])
-	if err := pinThread(cpu); err != nil {
-		return fail(exitFailure, "bench echo: %v", err)
-	}
-	lfd, dial, err := benchListen(args[0], args[1])
-	if err != nil {
-		return fail(exitFailure, "bench echo: listen: %v", err)
-	}
-	fmt.Println(dial)
-	fd, _, err := unix.Accept(lfd)
-	if err != nil {
-		return fail(exitFailure, "bench echo: accept: %v", err)
-	}
-	unix.Close(lfd)
-	if args[0] != "unix" {
-		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	}
-	buf := make([]byte, size)
-	for {
-		if err := readFull(fd, buf); err != nil {
-			return exitOK // the client is done
-		}
-		if err := writeFull(fd, buf); err != nil {
-			return fail(exitFailure, "bench echo: write: %v", err)
-		}
-	}
-}
-
-// rttResult is one run's latency summary, in microseconds.
-type rttResult struct {
-	MeanUS   float64 `json:"mean_us"`
-	P50US    float64 `json:"p50_us"`
-	P99US    float64 `json:"p99_us"`
-	P999US   float64 `json:"p999_us"`
-	Requests int     `json:"requests"`
-	Size     int     `json:"size"`
-}
-
-// cmdBenchClient: __bench-client NETWORK ADDR REQUESTS SIZE CPU. Sends
-// REQUESTS requests of SIZE bytes, each waiting for its full echo, after a
-// warm-up that is not counted, and prints an rttResult as JSON.
-func cmdBenchClient(args []string) int {
-	if len(args) != 5 {
-		return fail(exitUsage, "__bench-client NETWORK ADDR REQUESTS SIZE CPU")
-	}
-	requests, _ := strconv.Atoi(args[2])
-	size, _ := strconv.Atoi(args[3])
-	cpu, _ := strconv.Atoi(args[4])
-	if requests <= 0 || size <= 0 {
-		return fail(exitUsage, "bench client: REQUESTS and SIZE must be positive")
-	}
-	if err := pinThread(cpu); err != nil {
-		return fail(exitFailure, "bench client: %v", err)
-	}
-	fd, err := benchDial(args[0], args[1])
-	if err != nil {
-		return fail(exitFailure, "bench client: connect: %v", err)
-	}
-	defer unix.Close(fd)
-	req, resp := make([]byte, size), make([]byte, size)
-	for i := range req {
-		req[i] = byte(i)
-	}
-	roundTrip := func() error {
-		if err := writeFull(fd, req); err != nil {
-			return err
-		}
-		return readFull(fd, resp)
-	}
-	warmup := min(requests/10+1, 5000)
-	for i := 0; i < warmup; i++ {
-		if err := roundTrip(); err != nil {
-			return fail(exitFailure, "bench client: warm-up: %v", err)
-		}
-	}
-	rtts := make([]time.Duration, requests)
-	for i := range rtts {
-		start := time.Now()
-		if err := roundTrip(); err != nil {
-			return fail(exitFailure, "bench client: request %d: %v", i, err)
-		}
-		rtts[i] = time.Since(start)
-	}
-	if string(resp) != string(req) {
-		return fail(exitFailure, "bench client: echo differs from request")
-	}
-	out, _ := json.Marshal(summarize(rtts, size))
-	fmt.Println(string(out))
-	return exitOK
-}
-
-// summarize computes the mean as the prototype did (total of per-request
-// times over the count) and the percentiles.
-func summarize(rtts []time.Duration, size int) rttResult {
-	var total time.Duration
-	for _, d := range rtts {
-		total += d
-	}
-	sorted := append([]time.Duration(nil), rtts...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	pct := func(p float64) float64 {
-		i := int(p * float64(len(sorted)-1))
-		return float64(sorted[i]) / 1e3
-	}
-	return rttResult{
-		MeanUS:   float64(total) / float64(len(rtts)) / 1e3,
-		P50US:    pct(0.50),
-		P99US:    pct(0.99),
-		P999US:   pct(0.999),
-		Requests: len(rtts),
-		Size:     size,
-	}
+	return fd, nil
 }

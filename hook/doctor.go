@@ -13,7 +13,12 @@ and how to fix it: privileges, the bpf() syscall, the cgroup v2 mount,
 bpffs, the map types (SOCKHASH, cgroup storage, hash, percpu hash), the program
 types and helpers (sock_ops, sk_msg, sk_skb, cgroup sock and sock_addr), and
 the sockmap FIONREAD regression (a real probe over loopback, with and
-without the no-op stream_verdict sockshim attaches). It changes nothing.
+without the no-op stream_verdict sockshim attaches), and four behaviours of
+the kernel's sockmap receive path (a blocking read woken by a signal,
+MSG_WAITALL, SO_RCVLOWAT, splice), each probed on a loopback pair in a
+private SOCKHASH against the same probe on plain TCP; "info" lines say
+whether each is present on this kernel. It changes nothing and attaches
+nothing to any cgroup.
 
 Exit status: 0 when everything required is there, 1 otherwise.
 `

@@ -18,8 +18,9 @@ cgroup, bypass, port mappings (PORT/PROTO->HOSTPORT) and the bytes their
 sockets sent through the bypass redirect.
 
   --json   one JSON array; each entry has the keys id, kind, cgroup,
-           bypass, ports (a list of {"port", "host_port", "proto"}) and
-           redirected_bytes
+           bypass, bypass_ports (when the bypass is scoped to ports), ports
+           (a list of {"port", "host_port", "proto"}), redirected_bytes,
+           normal_path_switches and left_map
 `
 
 // lsEntry is one line of sockshim ls; its JSON form is part of the
@@ -35,6 +36,12 @@ type lsEntry struct {
 	// redirecting because its peer's queue was full (its peer was not
 	// reading): the bypass's flow control at work.
 	NormalPathSwitches uint64 `json:"normal_path_switches"`
+	// BypassPorts are the ports the bypass is scoped to (absent: all).
+	BypassPorts []uint16 `json:"bypass_ports,omitempty"`
+	// LeftMap counts the container's sockets that joined the bypass and
+	// left it again because they began reading the blocking way, or their
+	// peer did.
+	LeftMap uint64 `json:"left_map"`
 }
 
 func cmdLs(args []string) int {
@@ -64,7 +71,7 @@ func cmdLs(args []string) int {
 		if p == "" {
 			p = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\t%s\n", e.ID, e.Kind, e.Bypass, p, humanBytes(e.RedirectedBytes), e.Cgroup)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Kind, bypassColumn(e), p, humanBytes(e.RedirectedBytes), e.Cgroup)
 	}
 	w.Flush()
 	return exitOK
@@ -85,7 +92,7 @@ func listEntries(opts *options) ([]lsEntry, error) {
 	}
 	entries := []lsEntry{}
 	for _, r := range recs {
-		e := lsEntry{ID: r.ID, Kind: r.Kind, Cgroup: r.Cgroup, Bypass: r.Bypass, Ports: r.Ports}
+		e := lsEntry{ID: r.ID, Kind: r.Kind, Cgroup: r.Cgroup, Bypass: r.Bypass, Ports: r.Ports, BypassPorts: r.BypassPorts}
 		if e.Ports == nil {
 			e.Ports = []bpf.Mapping{}
 		}
@@ -96,10 +103,23 @@ func listEntries(opts *options) ([]lsEntry, error) {
 			}
 			e.RedirectedBytes = c.Bytes
 			e.NormalPathSwitches = c.NormalPath
+			e.LeftMap = c.LeftMap
 		}
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// bypassColumn is true, false, or the ports the bypass is scoped to.
+func bypassColumn(e lsEntry) string {
+	if !e.Bypass || len(e.BypassPorts) == 0 {
+		return fmt.Sprint(e.Bypass)
+	}
+	ports := make([]string, len(e.BypassPorts))
+	for i, p := range e.BypassPorts {
+		ports[i] = fmt.Sprint(p)
+	}
+	return strings.Join(ports, ",")
 }
 
 func humanBytes(n uint64) string {

@@ -18,7 +18,7 @@ import (
 	"github.com/sockshim/sockshim/oci"
 )
 
-const runUsage = `sockshim run [--ports SPECS] [--bypass] [OPTIONS] -- CMD [ARG...]
+const runUsage = `sockshim run [--ports SPECS] [--bypass[=PORTS]] [OPTIONS] -- CMD [ARG...]
 
 Runs CMD in a fresh child cgroup with sockshim's treatment, no container
 runtime needed. CMD's first instruction already runs in the cgroup. Its
@@ -31,6 +31,9 @@ cgroup, its pins and its record are removed.
                         HOSTPORT:PORT or LOW-HIGH, each with an optional
                         /tcp (default) or /udp, comma-separated
   --bypass              opt CMD's TCP sockets into the loopback bypass
+  --bypass=PORTS        the same, only for connections accepted on these
+                        ports (PORT or LOW-HIGH, comma-separated) and CMD's
+                        own outgoing ones, as io.sockshim.bypass=PORTS
   --pool LOW-HIGH       host ports to allocate from (default 20000-29999;
                         env SOCKSHIM_POOL)
   --name ID             id shown by sockshim ls (default run-<random>)
@@ -50,7 +53,8 @@ Example: two servers on "port 3000" at once
 func cmdRun(args []string) int {
 	fs := newFlagSet("run")
 	portsFlag := fs.String("ports", "", "")
-	bypass := fs.Bool("bypass", false, "")
+	var bypass bypassFlag
+	fs.Var(&bypass, "bypass", "")
 	poolFlag := fs.String("pool", envOr("SOCKSHIM_POOL", group.DefaultPool.String()), "")
 	name := fs.String("name", "", "")
 	parent := fs.String("cgroup-parent", "", "")
@@ -80,7 +84,7 @@ func cmdRun(args []string) int {
 	if id == "" {
 		id = "run-" + randomHex(4)
 	}
-	r := &runner{opts: opts, id: id, parent: *parent, spec: group.Spec{ID: id, Kind: "run", Bypass: *bypass, Ports: ports, Pool: pool, CreatedCgroup: true}}
+	r := &runner{opts: opts, id: id, parent: *parent, spec: group.Spec{ID: id, Kind: "run", Bypass: bypass.On, BypassPorts: bypass.Ports, Ports: ports, Pool: pool, CreatedCgroup: true}}
 	if err := r.setUp(); err != nil {
 		r.tearDown()
 		return fail(exitRunFailure, "run: %v", err)

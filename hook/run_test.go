@@ -148,3 +148,27 @@ func TestResetLeavesNothing(t *testing.T) {
 		t.Fatalf("records remain after reset: %v", left)
 	}
 }
+
+// --bypass=PORTS scopes the bypass as io.sockshim.bypass=PORTS does: ls
+// shows the ports, and a bad list is refused with the item named.
+func TestRunBypassPorts(t *testing.T) {
+	c := newCLI(t)
+	cmd := c.cmd("run", "--bypass=3000,6379", "--name", "scoped", "--cgroup-parent", c.parent, "--", "sleep", "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var entries []lsEntry
+	waitFor(t, "the group in ls", func() bool { entries = c.ls(); return len(entries) == 1 })
+	if e := entries[0]; !e.Bypass || fmt.Sprint(e.BypassPorts) != "[3000 6379]" {
+		t.Fatalf("ls entry %+v, want the bypass scoped to 3000 and 6379", e)
+	}
+	out, _, _ := c.run("ls")
+	if !strings.Contains(out, "3000,6379") {
+		t.Errorf("ls does not show the bypass ports:\n%s", out)
+	}
+	_, errOut, code := c.run("run", "--bypass=3000/udp", "--", "true")
+	if code != exitUsage || !strings.Contains(errOut, `"3000/udp"`) || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("bad --bypass: exit %d, stderr %q; want exit 2 and one line naming the item", code, errOut)
+	}
+}

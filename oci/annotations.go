@@ -21,6 +21,8 @@ func AnnotationError(key string, err error) error {
 type Settings struct {
 	Ports  []PortSpec
 	Bypass bool
+	// BypassPorts scope the bypass to these container ports (see Bypass).
+	BypassPorts []uint16
 }
 
 // Wanted reports whether the settings ask for anything at all.
@@ -38,9 +40,11 @@ func ParseSettings(lookup func(key string) (string, bool)) (s Settings, found bo
 		}
 	}
 	if hasBypass {
-		if s.Bypass, err = ParseBypass(bypass); err != nil {
+		b, err := ParseBypass(bypass)
+		if err != nil {
 			return Settings{}, true, AnnotationError(AnnotationBypass, err)
 		}
+		s.Bypass, s.BypassPorts = b.On, b.Ports
 	}
 	return s, hasPorts || hasBypass, nil
 }

@@ -44,7 +44,8 @@ func TestParseSettings(t *testing.T) {
 	for _, c := range []struct{ key, value, line string }{
 		{AnnotationPorts, "3000-2000", `io.sockshim.ports: invalid item "3000-2000": reversed range (low port above high port)`},
 		{AnnotationPorts, "", `io.sockshim.ports: invalid item "": empty item`},
-		{AnnotationBypass, "yes", `io.sockshim.bypass: invalid value "yes": want true or false`},
+		{AnnotationBypass, "yes", `io.sockshim.bypass: invalid value "yes": want true, false or a list of ports`},
+		{AnnotationBypass, "3000/udp", `io.sockshim.bypass: invalid item "3000/udp": the bypass is for TCP only`},
 	} {
 		_, found, err := ParseSettings(lookupIn(map[string]string{c.key: c.value}))
 		if !found || err == nil || err.Error() != c.line {

@@ -3,7 +3,8 @@
 #   scripts/deps.sh generate   clang-19, llvm-19, libbpf-dev (bpf2go; clang 15 or
 #                              newer emits the BTF type tags of kptr fields)
 #   scripts/deps.sh test       what the tests run: runc, podman, busybox-static,
-#                              python3 (real servers), iproute2, bpftool
+#                              python3, redis, curl and wget (real servers and
+#                              clients), iproute2, bpftool
 #   scripts/deps.sh demo       the same
 set -euo pipefail
 
@@ -25,6 +26,10 @@ test|demo|bench)
 	need podman podman
 	need /bin/busybox busybox-static
 	need bpftool bpftool
+	need redis-server redis-server
+	need redis-benchmark redis-tools
+	need curl curl
+	need wget wget
 	;;
 *)
 	echo "usage: $0 generate|test|demo|bench" >&2

@@ -32,6 +32,7 @@ static __always_inline struct sock_key peer_key(const struct sock_key *key)
 #include "normal_path.h"
 #include "closed_peer.h"
 #include "listeners.h"
+#include "scope.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
@@ -45,6 +46,7 @@ struct redirect_counters {
 	__u64 messages;
 	__u64 bytes;
 	__u64 normal_path; /* switches to the normal path (normal_path.h) */
+	__u64 left_map;    /* members that left the map (leave.h) */
 };
 
 /* Per group (key: group id, the group's cgroup id), per CPU: what went
@@ -57,6 +59,16 @@ struct {
 	__type(value, struct redirect_counters);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bypass_counters SEC(".maps");
+
+#include "leave.h"
+
+static __always_inline void count_left(struct group_config *cfg)
+{
+	struct redirect_counters *c = bpf_map_lookup_elem(&bypass_counters, &cfg->group_id);
+
+	if (c)
+		c->left_map++;
+}
 
 /* Both contexts give remote_port in network order in the upper 16 bits of
  * the u32 on little-endian hosts (the kernel shifts it) and local_port in host
@@ -81,6 +93,7 @@ struct {
 SEC("sockops")
 int bypass_track_established(struct bpf_sock_ops *skops)
 {
+	struct peer_ref *client_ref = NULL;
 	struct group_config *cfg;
 	struct sock_key key = {};
 
@@ -90,10 +103,21 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 		struct listener_key lkey = {.port = skops->local_port};
 
 		cfg = group_of_attachment(GROUP_BYPASS);
-		if (!cfg)
+		if (!cfg || !listener_in_scope(cfg, lkey.port))
 			return SOCK_OPS_OK;
 		FILL_ADDRS(skops, &lkey.addr, &key.remote);
 		listener_opened(skops, &lkey, cfg->group_id);
+		return SOCK_OPS_OK;
+	}
+	if (skops->op == BPF_SOCK_OPS_HDR_OPT_LEN_CB) {
+		/* Asked for by record_member only. */
+		cfg = group_of_attachment(GROUP_BYPASS);
+		if (!cfg)
+			return SOCK_OPS_OK;
+		FILL_ADDRS(skops, &key.local, &key.remote);
+		key.local_port = skops->local_port;
+		key.remote_port = bpf_ntohl(skops->remote_port);
+		leave_if_misread(skops, &key, cfg);
 		return SOCK_OPS_OK;
 	}
 	if (skops->op == BPF_SOCK_OPS_STATE_CB || skops->op == BPF_SOCK_OPS_PARSE_HDR_OPT_CB) {
@@ -105,7 +129,7 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 			if (skops->args[1] == BPF_TCP_CLOSE) {
 				struct listener_key lkey = {.addr = key.local, .port = key.local_port};
 
-				listener_closed(&lkey);
+				listener_closed(skops, &lkey);
 			}
 		} else if (skops->op == BPF_SOCK_OPS_PARSE_HDR_OPT_CB) {
 			watch_peer_window(skops, &key);
@@ -138,22 +162,37 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 		return SOCK_OPS_OK;
 
 	/* Only connections whose other end is a bypass group's too
-	 * (listeners.h). */
+	 * (listeners.h), and only sockets the sockmap receive path reads as
+	 * TCP would (read_guard.h). */
 	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
-		if (!listener_is_bypass(&key.remote, key.remote_port))
+		struct tcp_sock *tp = skops->sk ? bpf_skc_to_tcp_sock(skops->sk) : NULL;
+
+		if (!tp || !file_reads_like_tcp((void *)tp) ||
+		    !listener_accepts_bypass(&key.remote, key.remote_port))
 			return SOCK_OPS_OK;
 	} else {
 		struct sock_key client = peer_key(&key);
 
-		if (!peer_socket(&client))
+		client_ref = bpf_map_lookup_elem(&bypass_peer_refs, &client);
+		if (!client_ref)
 			return SOCK_OPS_OK;
+		if (!listener_accepts_bypass(&key.local, key.local_port)) {
+			/* The client joined on a hint this end does not
+			 * confirm: it leaves (leave.h). */
+			client_ref->peer_left = 1;
+			return SOCK_OPS_OK;
+		}
 	}
 
 	/* A full map, or a socket the map refuses (an MPTCP subflow, a socket
 	 * with another ULP), only means this socket keeps the normal path: its
-	 * peer finds no record and sends by the normal path too. */
-	if (bpf_sock_hash_update(skops, &bypass_sockets, &key, BPF_ANY))
+	 * peer finds no record and sends by the normal path too, and a client
+	 * that joined leaves. */
+	if (bpf_sock_hash_update(skops, &bypass_sockets, &key, BPF_ANY)) {
+		if (client_ref)
+			client_ref->peer_left = 1;
 		return SOCK_OPS_OK;
+	}
 	record_member(skops, &key, cfg->group_id);
 	return SOCK_OPS_OK;
 }
@@ -218,7 +257,12 @@ int bypass_redirect_msg(struct sk_msg_md *msg)
 
 	normal = bpf_sk_storage_get(&bypass_normal_path, msg->sk, 0, 0);
 	peer_sk = peer_socket(&peer);
-	if (peer_sk && peer_has_room(sender, peer_sk, size) &&
+	/* Both ends must still read the non-blocking way (read_guard.h): the
+	 * peer, or its bytes would meet the sockmap receive path, and the
+	 * sender, whose normal-path sends make it leave the map (leave.h). An
+	 * accepted peer has no file until accept(): the normal path until then. */
+	if (peer_sk && file_reads_like_tcp((void *)peer_sk) && file_reads_like_tcp((void *)sender) &&
+	    peer_has_room(sender, peer_sk, size) &&
 	    (!normal || !*normal || normal_path_drained(sender, peer_sk))) {
 		/* SK_DROP when the peer is not in the map (it may have left
 		 * since its record was read). */

@@ -22,6 +22,7 @@
 /* Flags of a group (struct group_config.flags). */
 #define GROUP_PORTS  (1u << 0) /* io.sockshim.ports: remap listed ports */
 #define GROUP_BYPASS (1u << 1) /* io.sockshim.bypass: loopback TCP bypass */
+#define GROUP_BYPASS_SCOPED (1u << 2) /* io.sockshim.bypass lists ports (scope.h) */
 
 /* Per-attachment configuration of a group. The key is the group's cgroup id;
  * because the key is a plain u64 the storage is shared by every program that

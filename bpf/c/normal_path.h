@@ -21,9 +21,8 @@
  * whose first sends found no peer record (connection start). */
 #pragma once
 
-#include <bpf/bpf_core_read.h>
-
 #include "common.h"
+#include "kernel.h"
 
 /* Per socket, set while its sends take the normal path. A socket gets an
  * entry only when it first switches, so the redirect path pays a lookup, not
@@ -37,56 +36,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } bypass_normal_path SEC(".maps");
 
-/* Kernel structures read here. They are not UAPI: the loader relocates each
- * field's offset against the running kernel's BTF (CO-RE), so a kernel
- * without BTF cannot load the bypass, and sockshim degrades to the normal
- * path with a warning. The kernel also matches the kptr below to its own
- * struct tcp_sock by that name; a tcp_sock begins with its struct sock. */
-struct sock {
-	int sk_rcvbuf;
-	int sk_sndbuf;
-	struct {
-		struct {
-			int counter;
-		} rmem_alloc;
-	} sk_backlog;
-	struct {
-		__u32 qlen;
-	} sk_receive_queue;
-	void *sk_user_data;
-} __attribute__((preserve_access_index));
-
-struct tcp_sock {
-	__u32 rcv_nxt;   /* next byte expected from the peer, in order */
-	__u32 write_seq; /* end of what the application wrote */
-} __attribute__((preserve_access_index));
-
-struct sk_psock___sockshim {
-	struct {
-		__u32 qlen;
-	} ingress_skb;
-} __attribute__((preserve_access_index));
-
-/* sk_user_data carries flag bits below the pointer (SK_USER_DATA_NOCOPY,
- * _BPF and _PSOCK in include/net/sock.h, since 5.13). */
-#define SK_USER_DATA_PTRMASK (~7UL)
-
-/* An unreferenced ("untrusted") kptr: a plain pointer the verifier lets
- * programs store, and read through with fault-safe loads. An sk_msg program
+/* Each member's record of itself, which its peer reads: an sk_msg program
  * cannot hold a reference to another socket (a SOCKHASH lookup takes one,
- * and bpf_sk_release is not allowed there), so the peer is reached this way:
- * each member records itself when it joins the map and removes its record
- * when it closes. TCP sockets are freed RCU-safely, so a pointer read in the
- * moment its socket closes still points to a socket: the worst outcome is
- * one decision made on a wrong figure, never a fault. The type tag needs
- * clang >= 15 in BTF. */
-#define __kptr_untrusted __attribute__((btf_type_tag("kptr_untrusted")))
-
+ * and bpf_sk_release is not allowed there), so the peer is reached through an
+ * unreferenced kptr (kernel.h) that each member stores when it joins the map
+ * and removes when it closes or leaves. */
 struct peer_ref {
 	struct tcp_sock __kptr_untrusted *sk;
 	__u64 group_id; /* the group that recorded it, for clean-up on detach */
 	__u32 peer_closed; /* set by the peer when its socket closed (closed_peer.h) */
-	__u32 _pad;
+	__u32 peer_left;   /* set when the peer left the map or never joined (leave.h) */
 };
 
 /* Key: the member's own 4-tuple (struct sock_key). Entries are created when
@@ -122,9 +81,13 @@ static __always_inline void record_member(struct bpf_sock_ops *skops, struct soc
 	/* State changes: to remove the record on close. Every segment on the
 	 * slow path: to see a peer that closed behind a zero window
 	 * (closed_peer.h). TCP's fast path, which carries most normal-path
-	 * segments, does not run the program. */
+	 * segments, does not run the program. Every transmission (the option
+	 * length callback; no option is written): to leave the map when the
+	 * socket starts reading the blocking way or its peer left (leave.h).
+	 * Redirected bytes make no segments, so none of these runs for them. */
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG |
-						 BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
+						 BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG |
+						 BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 }
 
 /* The peer's socket, or NULL when the peer has no record (not a member, or
@@ -158,19 +121,15 @@ static __always_inline int peer_has_room(struct tcp_sock *sender_tp, struct tcp_
 static __always_inline int normal_path_drained(struct tcp_sock *sender, struct tcp_sock *peer_tp)
 {
 	struct sock *peer = (void *)peer_tp;
-	struct sk_psock___sockshim *psock;
+	struct sk_psock___sockshim *psock = (void *)psock_of(peer);
 	__u32 backlog = 1;
 
 	if (peer_tp->rcv_nxt != sender->write_seq)
 		return 0;
 	if (peer->sk_receive_queue.qlen)
 		return 0;
-	psock = (void *)((unsigned long)peer->sk_user_data & SK_USER_DATA_PTRMASK);
 	if (!psock)
 		return 0;
-	/* sk_user_data is a void pointer in BTF: read through it with
-	 * bpf_probe_read_kernel (bpf_core_read), which lockdown's integrity
-	 * mode allows. */
 	if (bpf_core_read(&backlog, sizeof(backlog), &psock->ingress_skb.qlen))
 		return 0;
 	return backlog == 0;

@@ -1,8 +1,8 @@
 // Package doctor checks a host for what sockshim needs and says what is
 // missing and how to fix it. It is read-only: it mounts nothing, pins
 // nothing and attaches nothing to any cgroup. Its probes create short-lived
-// maps and programs in this process (cilium/ebpf's features package) and one
-// loopback TCP connection (ProbeFIONREAD).
+// maps and programs in this process (cilium/ebpf's features package) and
+// loopback TCP connections (ProbeFIONREAD and the sockmap read probes).
 package doctor
 
 import (
@@ -35,6 +35,9 @@ type Check struct {
 	Detail   string // what was found, or what is missing
 	Fix      string // how to fix it when !OK (empty when OK)
 	Required bool   // false for checks that only degrade (e.g. the bypass) or only inform
+	// Info marks a finding that needs no action (sockshim already handles
+	// it either way): printed as "info", with OK true and no Fix.
+	Info bool
 }
 
 // Options say where sockshim keeps its state.
@@ -59,17 +62,23 @@ func Run(opts Options) []Check {
 	checks = append(checks, mapTypes()...)
 	checks = append(checks, programTypes()...)
 	checks = append(checks, helpers()...)
-	checks = append(checks, fionreadCheck(), bypassLoads())
+	checks = append(checks, fionreadCheck())
+	checks = append(checks, readPathChecks()...)
+	checks = append(checks, bypassLoads())
 	return checks
 }
 
-// Report prints one line per check, "ok   NAME: DETAIL" or
-// "FAIL NAME: DETAIL (fix: FIX)". ok is false when a Required check failed;
-// a failed check that is not Required (it only degrades a feature) is
-// printed as FAIL but leaves ok true.
+// Report prints one line per check, "ok   NAME: DETAIL",
+// "info NAME: DETAIL" or "FAIL NAME: DETAIL (fix: FIX)". ok is false when a
+// Required check failed; a failed check that is not Required (it only
+// degrades a feature) is printed as WARN and leaves ok true.
 func Report(w io.Writer, checks []Check) (ok bool) {
 	ok = true
 	for _, c := range checks {
+		if c.Info {
+			fmt.Fprintf(w, "info %s: %s\n", c.Name, c.Detail)
+			continue
+		}
 		if c.OK {
 			fmt.Fprintf(w, "ok   %s: %s\n", c.Name, c.Detail)
 			continue

@@ -50,6 +50,8 @@ func TestRunOnThisHost(t *testing.T) {
 		"helper get_local_storage in cgroup sock_addr", "helper get_local_storage in sock_ops",
 		"helper get_current_ancestor_cgroup_id in sk_msg",
 		"sockmap FIONREAD", "kernel", "kernel lockdown",
+		"sockmap read: signal wakeup", "sockmap read: MSG_WAITALL",
+		"sockmap read: SO_RCVLOWAT", "sockmap read: splice",
 	} {
 		if !names[want] {
 			t.Errorf("no check %q", want)
@@ -158,6 +160,17 @@ func TestReport(t *testing.T) {
 	want = "ok   x: there\nFAIL c: missing (fix: install it)\n"
 	if ok || b.String() != want {
 		t.Fatalf("Report = %q, ok=%v; want %q, ok=false", b.String(), ok, want)
+	}
+
+	b.Reset()
+	// Info neither fails nor warns, whatever it found.
+	ok = Report(&b, []Check{
+		{Name: "i", OK: true, Info: true, Detail: "present (figures): handled"},
+		{Name: "j", OK: true, Info: true, Detail: "probe failed: no loopback"},
+	})
+	want = "info i: present (figures): handled\ninfo j: probe failed: no loopback\n"
+	if !ok || b.String() != want {
+		t.Fatalf("Report = %q, ok=%v; want %q, ok=true", b.String(), ok, want)
 	}
 
 	b.Reset()

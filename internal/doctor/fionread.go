@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
@@ -68,40 +65,11 @@ func wakeNote(woke bool) string {
 // Nothing is attached to any cgroup and nothing is pinned; the map, the
 // program and the sockets are closed before it returns, also on error.
 func ProbeFIONREAD(withVerdict bool) (fionread int, sent int, woke bool, err error) {
-	sockhash, err := ebpf.NewMap(&ebpf.MapSpec{
-		Name:       "sockshim_probe",
-		Type:       ebpf.SockHash,
-		KeySize:    4,
-		ValueSize:  8,
-		MaxEntries: 2,
-	})
+	sockhash, err := newProbeSockhash(withVerdict)
 	if err != nil {
-		return 0, 0, false, fmt.Errorf("create SOCKHASH: %w", err)
+		return 0, 0, false, err
 	}
 	defer sockhash.Close()
-
-	if withVerdict {
-		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-			Name:       "sockshim_probe",
-			Type:       ebpf.SkSKB,
-			AttachType: ebpf.AttachSkSKBStreamVerdict,
-			License:    "GPL",
-			Instructions: asm.Instructions{
-				asm.Mov.Imm(asm.R0, 1), // SK_PASS
-				asm.Return(),
-			},
-		})
-		if err != nil {
-			return 0, 0, false, fmt.Errorf("load stream_verdict: %w", err)
-		}
-		defer prog.Close()
-		attach := link.RawAttachProgramOptions{Target: sockhash.FD(), Program: prog, Attach: ebpf.AttachSkSKBStreamVerdict}
-		if err := link.RawAttachProgram(attach); err != nil {
-			return 0, 0, false, fmt.Errorf("attach stream_verdict to SOCKHASH: %w", err)
-		}
-		// Runs before prog and sockhash are closed.
-		defer link.RawDetachProgram(link.RawDetachProgramOptions(attach))
-	}
 
 	client, receiver, err := loopbackPair()
 	if err != nil {
@@ -110,10 +78,8 @@ func ProbeFIONREAD(withVerdict bool) (fionread int, sent int, woke bool, err err
 	defer unix.Close(client)
 	defer unix.Close(receiver)
 
-	// The verdict (when there is one) is applied to the socket when it
-	// enters the map, so the map is complete before the update.
-	if err := sockhash.Update(uint32(0), uint64(receiver), ebpf.UpdateAny); err != nil {
-		return 0, 0, false, fmt.Errorf("insert the receiving socket into the SOCKHASH: %w", err)
+	if err := sockhash.insert(receiver); err != nil {
+		return 0, 0, false, err
 	}
 
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
@@ -125,10 +91,7 @@ func ProbeFIONREAD(withVerdict bool) (fionread int, sent int, woke bool, err err
 		return 0, 0, false, fmt.Errorf("epoll_ctl: %w", err)
 	}
 
-	payload := make([]byte, probeBytes)
-	for i := range payload {
-		payload[i] = byte(i*7 + i/256)
-	}
+	payload := probePayload(probeBytes)
 	if err := writeAll(client, payload); err != nil {
 		return 0, 0, false, fmt.Errorf("send: %w", err)
 	}
@@ -160,6 +123,16 @@ func ProbeFIONREAD(withVerdict bool) (fionread int, sent int, woke bool, err err
 		return fionread, sent, woke, errors.New("the bytes read back differ from those sent")
 	}
 	return fionread, sent, woke, nil
+}
+
+// probePayload is n bytes that do not repeat with a short period, so a
+// misplaced byte shows when they are compared.
+func probePayload(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i/256)
+	}
+	return b
 }
 
 // loopbackPair returns the two ends of a TCP connection over 127.0.0.1, as

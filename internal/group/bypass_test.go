@@ -15,10 +15,21 @@ const exchangeBytes = 256 << 20
 // SHA-256.
 func exchange(t *testing.T, a, listenAddr, b string, n int64) {
 	t.Helper()
+	exchangeVia(t, a, listenAddr, b, 0, n)
+}
+
+// exchangeVia is exchange with the dialer connecting to hostPort (a remapped
+// listener's host port), or to the port the listener reports when 0.
+func exchangeVia(t *testing.T, a, listenAddr, b string, hostPort uint16, n int64) {
+	t.Helper()
 	srv := testenv.Start(t, a, "exchange", "listen", listenAddr, fmt.Sprint(n), "1")
 	var l testenv.ListenResult
 	srv.JSON(t, helperTimeout, &l)
-	cli := testenv.Start(t, b, "exchange", "dial", l.Addr, fmt.Sprint(n), "2")
+	dial := l.Addr
+	if hostPort != 0 {
+		dial = withPort("127.0.0.1", hostPort)
+	}
+	cli := testenv.Start(t, b, "exchange", "dial", dial, fmt.Sprint(n), "2")
 	var rs, rc testenv.ExchangeResult
 	srv.JSON(t, 5*helperTimeout, &rs)
 	cli.JSON(t, 5*helperTimeout, &rc)

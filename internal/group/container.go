@@ -32,7 +32,7 @@ func SetupContainer(k *bpf.Kernel, store *records.Store, kind, id string, pid in
 	if err != nil {
 		return nil, err
 	}
-	rec, err := Setup(k, store, Spec{ID: id, Kind: kind, Cgroup: cg, Bypass: s.Bypass, Ports: s.Ports, Pool: pool, CreatedCgroup: movedFrom != ""})
+	rec, err := Setup(k, store, Spec{ID: id, Kind: kind, Cgroup: cg, Bypass: s.Bypass, BypassPorts: s.BypassPorts, Ports: s.Ports, Pool: pool, CreatedCgroup: movedFrom != ""})
 	if err != nil {
 		cgroup.Restore(cg, movedFrom, pid)
 		return nil, err

@@ -20,6 +20,7 @@ type Spec struct {
 	Kind          string // "run" or "container"
 	Cgroup        string
 	Bypass        bool
+	BypassPorts   []uint16 // scope of the bypass; empty: every connection
 	Ports         []oci.PortSpec
 	Pool          Pool
 	CreatedCgroup bool
@@ -49,7 +50,7 @@ func Setup(k *bpf.Kernel, store *records.Store, spec Spec) (*records.Record, err
 	var warnings []string
 	if spec.Bypass && !k.BypassAvailable() {
 		// Degrade, do not refuse: the group starts on the normal path.
-		spec.Bypass = false
+		spec.Bypass, spec.BypassPorts = false, nil
 		warnings = append(warnings, "io.sockshim.bypass: "+bpf.ErrBypassUnavailable.Error()+"; using the normal path")
 	}
 	rec := &records.Record{
@@ -58,6 +59,7 @@ func Setup(k *bpf.Kernel, store *records.Store, spec Spec) (*records.Record, err
 		Cgroup:        spec.Cgroup,
 		CgroupID:      id,
 		Bypass:        spec.Bypass,
+		BypassPorts:   spec.BypassPorts,
 		Ports:         mappings,
 		CreatedCgroup: spec.CreatedCgroup,
 		Warnings:      warnings,
@@ -68,7 +70,7 @@ func Setup(k *bpf.Kernel, store *records.Store, spec Spec) (*records.Record, err
 	if err := store.Write(rec); err != nil {
 		return nil, err
 	}
-	g := bpf.Group{Name: spec.ID, Cgroup: spec.Cgroup, Bypass: spec.Bypass, Ports: mappings}
+	g := bpf.Group{Name: spec.ID, Cgroup: spec.Cgroup, Bypass: spec.Bypass, BypassPorts: spec.BypassPorts, Ports: mappings}
 	if err := k.AttachGroup(g); err != nil {
 		store.Delete(spec.ID)
 		return nil, err

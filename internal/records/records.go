@@ -23,12 +23,14 @@ const DefaultDir = "/run/sockshim"
 
 // Record describes one group under sockshim.
 type Record struct {
-	ID       string        `json:"id"`
-	Kind     string        `json:"kind"` // "run", "container" (OCI hook) or "nri"
-	Cgroup   string        `json:"cgroup"`
-	CgroupID uint64        `json:"cgroup_id"`
-	Bypass   bool          `json:"bypass"`
-	Ports    []bpf.Mapping `json:"ports"`
+	ID       string `json:"id"`
+	Kind     string `json:"kind"` // "run", "container" (OCI hook) or "nri"
+	Cgroup   string `json:"cgroup"`
+	CgroupID uint64 `json:"cgroup_id"`
+	Bypass   bool   `json:"bypass"`
+	// BypassPorts scope the bypass to the group's listeners on these ports.
+	BypassPorts []uint16      `json:"bypass_ports,omitempty"`
+	Ports       []bpf.Mapping `json:"ports"`
 	// Warnings say what the group asked for and did not get.
 	Warnings []string `json:"warnings,omitempty"`
 	// CreatedCgroup is set when sockshim made the cgroup and must remove it.

@@ -73,7 +73,7 @@ func backlogReceive(ap netip.AddrPort, delay time.Duration, halfClose bool) erro
 	if err != nil {
 		return err
 	}
-	fd, _, err := unix.Accept(lfd)
+	fd, err := accept4(lfd)
 	unix.Close(lfd)
 	if err != nil {
 		return err
@@ -85,9 +85,6 @@ func backlogReceive(ap netip.AddrPort, delay time.Duration, halfClose bool) erro
 		}
 	}
 	time.Sleep(delay)
-	if err := unix.SetNonblock(fd, true); err != nil {
-		return err
-	}
 	var res BacklogResult
 	if res.Recv, res.RecvSHA, err = readToEOF(fd); err != nil {
 		return err
@@ -98,17 +95,11 @@ func backlogReceive(ap netip.AddrPort, delay time.Duration, halfClose bool) erro
 
 // backlogSend sends total bytes, or with total < 0 until the first EAGAIN.
 func backlogSend(ap netip.AddrPort, total int64, seed uint64) error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := dial4(ap)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
-		return err
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		return err
-	}
 	data := seededData(seed)
 	h := sha256.New()
 	block := make([]byte, 64<<10)

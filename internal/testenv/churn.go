@@ -25,7 +25,6 @@ func helperChurn(args []string) error {
 	if err != nil || err2 != nil || !ap.Addr().Is4() {
 		return errors.New("churn: N is a number and ADDR is IPv4:PORT")
 	}
-	sa := &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}
 	buf := make([]byte, 64)
 	if args[0] == "listen" {
 		lfd, err := listen4(ap, 128)
@@ -33,11 +32,10 @@ func helperChurn(args []string) error {
 			return err
 		}
 		for i := 0; i < n; i++ {
-			fd, _, err := unix.Accept(lfd)
+			fd, err := accept4(lfd)
 			if err != nil {
 				return err
 			}
-			unix.SetNonblock(fd, true)
 			if err := readFull(fd, buf); err != nil {
 				return fmt.Errorf("connection %d: %w", i, err)
 			}
@@ -49,14 +47,10 @@ func helperChurn(args []string) error {
 		return nil
 	}
 	for i := 0; i < n; i++ {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fd, err := dial4(ap)
 		if err != nil {
-			return err
-		}
-		if err := unix.Connect(fd, sa); err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
-		unix.SetNonblock(fd, true) // event-driven, as the load helper
 		if err := writeAll(fd, buf); err != nil {
 			return err
 		}

@@ -67,7 +67,7 @@ func helperLoad(args []string) error {
 			return err
 		}
 		for n := 0; n < conns; n++ {
-			fd, _, err := unix.Accept(lfd)
+			fd, err := accept4(lfd)
 			if err != nil {
 				return err
 			}
@@ -85,11 +85,8 @@ func helperLoad(args []string) error {
 		unix.Close(lfd)
 	} else {
 		for i := 0; i < conns; i++ {
-			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			fd, err := dial4(ap)
 			if err != nil {
-				return err
-			}
-			if err := unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}); err != nil {
 				return fmt.Errorf("connection %d: %w", i, err)
 			}
 			var hdr [8]byte
@@ -110,11 +107,6 @@ func helperLoad(args []string) error {
 func loadConn(fd, i int, dur time.Duration, seed uint64) LoadConn {
 	res := LoadConn{Index: i, Sender: Senders[(i/2)%len(Senders)]}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, boolInt(i%2 == 0))
-	if err := unix.SetNonblock(fd, true); err != nil {
-		res.Error = err.Error()
-		unix.Close(fd)
-		return res
-	}
 	sent := make(chan error, 1)
 	go func() {
 		var err error

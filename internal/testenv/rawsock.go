@@ -14,9 +14,15 @@ import (
 
 // Raw socket helpers of the load and churn helpers.
 
-// listen4 listens on ap (port 0: any) and prints the ListenResult.
+// Every socket of these helpers is non-blocking from its creation, as an
+// event loop's are: the bypass takes only sockets whose file is
+// non-blocking, and a server's accepted ones only from a non-blocking
+// listener.
+
+// listen4 listens on ap (port 0: any) with a non-blocking socket and prints
+// the ListenResult.
 func listen4(ap netip.AddrPort, backlog int) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
 	}
@@ -32,6 +38,47 @@ func listen4(ap netip.AddrPort, backlog int) (int, error) {
 		return -1, err
 	}
 	emit(ListenResult{Addr: fmt.Sprintf("%s:%d", ap.Addr(), sa.(*unix.SockaddrInet4).Port)})
+	return fd, nil
+}
+
+// accept4 accepts a connection on the non-blocking listener lfd, as a
+// non-blocking socket, waiting with poll().
+func accept4(lfd int) (int, error) {
+	for {
+		fd, _, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch {
+		case err == nil:
+			return fd, nil
+		case errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
+		case errors.Is(err, unix.EAGAIN):
+			if err := waitFor(lfd, unix.POLLIN); err != nil {
+				return -1, fmt.Errorf("accept: %w", err)
+			}
+		default:
+			return -1, fmt.Errorf("accept: %w", err)
+		}
+	}
+}
+
+// dial4 connects a non-blocking socket to ap, waiting with poll().
+func dial4(ap netip.AddrPort) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	err = unix.Connect(fd, &unix.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())})
+	if errors.Is(err, unix.EINPROGRESS) {
+		if err = waitFor(fd, unix.POLLOUT); err == nil {
+			var soErr int
+			if soErr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soErr != 0 {
+				err = unix.Errno(soErr)
+			}
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("connect to %s: %w", ap, err)
+	}
 	return fd, nil
 }
 

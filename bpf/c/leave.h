@@ -1,0 +1,46 @@
+/* A member that must leave the map: its file turned blocking (or asked for
+ * a low-water mark) after it joined, an accepted socket whose listener was
+ * non-blocking but which reads the blocking way, or a member whose peer left
+ * or never joined (one end off the map means plain TCP for both).
+ *
+ * Checked at each of the member's own transmissions (the TCP option length
+ * callback: every segment it sends and every send's MSS computation), where
+ * its socket is locked, so no redirect can queue to it meanwhile (a redirect
+ * takes the target's lock). Leaving drops what the psock holds, so a member
+ * leaves only when its psock is empty; until then its peer sends to it by
+ * the normal path (the sk_msg program checks the target's file at every
+ * message) and it sends by the normal path itself, so it transmits again
+ * soon. A socket that turns blocking while it only waits to read, with
+ * nothing to transmit, stays until its next transmission. */
+#pragma once
+
+#include "normal_path.h"
+#include "read_guard.h"
+
+static __always_inline void count_left(struct group_config *cfg);
+
+static __always_inline void leave_if_misread(struct bpf_sock_ops *skops, struct sock_key *self,
+					     struct group_config *cfg)
+{
+	struct peer_ref *r = bpf_map_lookup_elem(&bypass_peer_refs, self), *pr;
+	struct sock_key peer;
+	struct tcp_sock *tp;
+	int known;
+
+	if (!r || !skops->sk)
+		return; /* not a member, or no longer */
+	tp = bpf_skc_to_tcp_sock(skops->sk);
+	if (!tp)
+		return;
+	if (!r->peer_left && (reads_like_tcp((void *)tp, &known) || !known))
+		return;
+	if (!psock_empty((void *)tp))
+		return;
+	bpf_map_delete_elem(&bypass_sockets, self);
+	peer = peer_key(self);
+	pr = bpf_map_lookup_elem(&bypass_peer_refs, &peer);
+	if (pr)
+		pr->peer_left = 1;
+	bpf_map_delete_elem(&bypass_peer_refs, self);
+	count_left(cfg);
+}

@@ -1,0 +1,70 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+)
+
+// scopeHostPorts turns the virtual ports a bypass is scoped to into the ports
+// the group's listeners are really bound to: a remapped TCP port's host port,
+// any other port itself.
+func scopeHostPorts(ports []uint16, mappings []Mapping) []uint16 {
+	host := map[uint16]uint16{}
+	for _, m := range mappings {
+		if m.Proto == "tcp" {
+			host[m.Port] = m.HostPort
+		}
+	}
+	out := make([]uint16, 0, len(ports))
+	for _, p := range ports {
+		if h, ok := host[p]; ok {
+			p = h
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// addScope lists a group's bypass ports for its listeners (c/scope.h).
+func (k *Kernel) addScope(id uint64, ports []uint16) error {
+	m, err := k.bpfMap(mapScope)
+	if err != nil {
+		return err
+	}
+	for _, p := range ports {
+		if err := m.Update(bypassScopeKey{GroupId: id, Port: uint32(p)}, uint8(1), ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("scope the bypass to port %d: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// removeScope deletes a group's bypass ports.
+func (k *Kernel) removeScope(id uint64) error {
+	m, err := k.bpfMap(mapScope)
+	if err != nil {
+		return err
+	}
+	var (
+		key   bypassScopeKey
+		val   uint8
+		stale []bypassScopeKey
+	)
+	it := m.Iterate()
+	for it.Next(&key, &val) {
+		if key.GroupId == id {
+			stale = append(stale, key)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", mapScope, err)
+	}
+	for _, key := range stale {
+		if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("remove bypass port %d of group %d: %w", key.Port, id, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package doctor
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// readPair is a loopback TCP connection for the receive-path probes. When
+// in a SOCKHASH, its receiving end is in a private map with the no-op
+// stream_verdict attached, as sockshim runs on kernels that need it, and the
+// client is in no map, so its bytes reach the receiver by the normal path
+// and are read through the kernel's sockmap receive path.
+type readPair struct {
+	client, receiver int // non-blocking raw fds
+	sockhash         *probeSockhash
+}
+
+func newReadPair(inSockhash bool) (_ *readPair, err error) {
+	p := &readPair{client: -1, receiver: -1}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if inSockhash {
+		if p.sockhash, err = newProbeSockhash(true); err != nil {
+			return nil, err
+		}
+	}
+	if p.client, p.receiver, err = loopbackPair(); err != nil {
+		return nil, err
+	}
+	if p.sockhash != nil {
+		if err := p.sockhash.insert(p.receiver); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// Close closes the sockets, then the map and its program.
+func (p *readPair) Close() {
+	if p.client >= 0 {
+		unix.Close(p.client)
+	}
+	if p.receiver >= 0 {
+		unix.Close(p.receiver)
+	}
+	if p.sockhash != nil {
+		p.sockhash.Close()
+	}
+}
+
+// waitQueued waits up to probeTimeout until the receiver has n bytes to
+// read, so that a probe's call finds exactly what was sent before it.
+func (p *readPair) waitQueued(n int) error {
+	deadline := time.Now().Add(probeTimeout)
+	for {
+		queued, err := unix.IoctlGetInt(p.receiver, unix.SIOCINQ)
+		if err != nil {
+			return fmt.Errorf("ioctl(FIONREAD): %w", err)
+		}
+		if queued >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d bytes queued at the receiver after %v", queued, n, probeTimeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,62 @@
+package doctor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// signalDelay is how long after the signal the data is sent: long enough
+// for the woken reader to have gone back to sleep or returned.
+const signalDelay = 50 * time.Millisecond
+
+// probeSignalWakeup signals a thread blocked in recvfrom on a socket with
+// no data, then sends the data. Plain TCP restarts the call (Go installs
+// its SIGURG handler with SA_RESTART) and returns the data; the sockmap
+// path returns EAGAIN to the blocking read.
+//
+// No SO_RCVTIMEO: with one the kernel returns EINTR instead of restarting,
+// so the wait is bounded by finish shutting the socket down instead.
+func probeSignalWakeup(inSockhash bool) (readResult, error) {
+	p, err := newReadPair(inSockhash)
+	if err != nil {
+		return readResult{}, err
+	}
+	defer p.Close()
+	if err := unix.SetNonblock(p.receiver, false); err != nil {
+		return readResult{}, fmt.Errorf("make the receiving socket blocking: %w", err)
+	}
+
+	payload := probePayload(probeBytes)
+	buf := make([]byte, len(payload))
+	r := startRecv(p.receiver, buf, 0)
+	asleep, err := r.asleep(probeTimeout)
+	if err != nil {
+		r.finish(p.receiver, 0)
+		return readResult{}, err
+	}
+	if !asleep {
+		ret, _ := r.wait(0)
+		return readResult{}, fmt.Errorf("a blocking recvfrom with no data returned at once (%d B, %v)", ret.n, ret.err)
+	}
+	if err := unix.Tgkill(unix.Getpid(), r.tid, unix.SIGURG); err != nil {
+		r.finish(p.receiver, 0)
+		return readResult{}, fmt.Errorf("signal the receiving thread: %w", err)
+	}
+	time.Sleep(signalDelay)
+	if err := writeAll(p.client, payload); err != nil {
+		r.finish(p.receiver, 0)
+		return readResult{}, fmt.Errorf("send: %w", err)
+	}
+	ret, err := r.finish(p.receiver, probeTimeout)
+	if err != nil {
+		return readResult{}, err
+	}
+	if ret.err == nil && !bytes.Equal(buf[:ret.n], payload[:ret.n]) {
+		return readResult{}, errors.New("the bytes read differ from those sent")
+	}
+	return readResult{n: ret.n, want: len(payload), err: ret.err}, nil
+}

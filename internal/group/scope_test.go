@@ -1,0 +1,67 @@
+package group
+
+import (
+	"fmt"
+	"net"
+	"testing"
+
+	"github.com/sockshim/sockshim/internal/testenv"
+	"github.com/sockshim/sockshim/oci"
+)
+
+// freePort is a TCP port nothing listens on right now (outside the pool).
+func freePort(t *testing.T) uint16 {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port)
+}
+
+// io.sockshim.bypass=PORT: connections accepted on a listed port are
+// redirected, those accepted on another port are not, and the group's own
+// outgoing connections still are. A listed port that is also remapped
+// (io.sockshim.ports) scopes its host port.
+func TestBypassScopedToPorts(t *testing.T) {
+	e := newEnv(t)
+	listed, other, remapped := freePort(t), freePort(t), uint16(3000)
+	cgA := testenv.Cgroup(t, e.parent, "a")
+	ra, err := Setup(e.k, e.store, Spec{ID: "a", Kind: "run", Cgroup: cgA, Bypass: true,
+		BypassPorts: []uint16{listed, remapped}, Ports: []oci.PortSpec{tcp(remapped)}, Pool: testPool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Teardown(e.k, e.store, "a") })
+	if rec, err := e.store.Read("a"); err != nil || len(rec.BypassPorts) != 2 {
+		t.Fatalf("record of a: %+v, %v; want the two bypass ports", rec, err)
+	}
+	rb, b := e.group(t, "b", true)
+
+	for _, c := range []struct {
+		name       string
+		port       uint16
+		redirected bool
+	}{{"listed port", listed, true}, {"remapped listed port", remapped, true}, {"port not listed", other, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			before := counters(t, e, rb.CgroupID).Bytes
+			if c.port == remapped {
+				exchangeVia(t, cgA, withPort("127.0.0.1", c.port), b, hostPort(t, ra, "tcp", remapped), 4<<20)
+			} else {
+				exchange(t, cgA, withPort("127.0.0.1", c.port), b, 4<<20)
+			}
+			got := counters(t, e, rb.CgroupID).Bytes - before
+			if c.redirected && got == 0 || !c.redirected && got != 0 {
+				t.Errorf("client redirected %d bytes to a's listener on %d, want redirected=%v", got, c.port, c.redirected)
+			}
+		})
+	}
+	t.Run("outgoing", func(t *testing.T) {
+		before := counters(t, e, ra.CgroupID).Bytes
+		exchange(t, b, fmt.Sprintf("127.0.0.1:%d", freePort(t)), cgA, 4<<20)
+		if got := counters(t, e, ra.CgroupID).Bytes - before; got == 0 {
+			t.Error("a's own outgoing connection to another bypass group was not redirected")
+		}
+	})
+}
