@@ -38,13 +38,16 @@ of them (default 20000), plain and with the bypass attached.
   --size BYTES     rtt: request size (default 1024); stream: write size
   --seconds S      stream: duration of each run (default 3)
   --connections N  connect: connections per run (default 20000)
+  --sndbuf BYTES   stream: SO_SNDBUF of the writer (default: the kernel's tuning)
+  --rcvbuf BYTES   stream: SO_RCVBUF of the reader (default: the kernel's tuning)
   --cpus A,B       CPU of the client and of the server (default 0,0: both on
                    CPU 0; in a VM a wakeup across CPUs can cost more than the
                    whole loopback path)
   --rounds R       interleaved rounds (default 1)
   --json           rtt: {"plain": R, "bypass": R, "unix": R, "placement": P}
                    with R = {mean_us, p50_us, p99_us, p999_us, requests, size};
-                   stream: R = {mb_per_s, bytes, write_size, seconds};
+                   stream: R = {mb_per_s, bytes, write_size, seconds, retransmits,
+                   normal_path_bytes (what TCP itself sent)};
                    connect: R = {conns_per_s, connections, seconds}
 
 Progress goes to stderr.
@@ -69,6 +72,8 @@ func cmdBench(args []string) int {
 	size := fs.Int("size", 0, "")
 	seconds := fs.Float64("seconds", 3, "")
 	connections := fs.Int("connections", 20000, "")
+	sndbuf := fs.Int("sndbuf", 0, "")
+	rcvbuf := fs.Int("rcvbuf", 0, "")
 	cpus := fs.String("cpus", "0,0", "")
 	rounds := fs.Int("rounds", 1, "")
 	asJSON := fs.Bool("json", false, "")
@@ -89,7 +94,7 @@ func cmdBench(args []string) int {
 	case "rtt":
 		exp = &rttExperiment{requests: *requests, size: orDefault(*size, 1024)}
 	case "stream":
-		exp = &streamExperiment{seconds: *seconds, size: orDefault(*size, 65536)}
+		exp = &streamExperiment{seconds: *seconds, size: orDefault(*size, 65536), sndbuf: *sndbuf, rcvbuf: *rcvbuf}
 	case "connect":
 		exp = &connectExperiment{connections: *connections}
 	default:
@@ -268,18 +273,25 @@ func (e *rttExperiment) print(report map[string]any) {
 }
 
 type streamExperiment struct {
-	seconds float64
-	size    int
+	seconds        float64
+	size           int
+	sndbuf, rcvbuf int // SO_SNDBUF of the writer, SO_RCVBUF of the reader; 0: the kernel's tuning
 }
 
 func (e *streamExperiment) variants() []string { return []string{"plain", "bypass"} }
 func (e *streamExperiment) describe() string {
-	return fmt.Sprintf("one-way stream: writes of %d B for %gs", e.size, e.seconds)
+	bufs := func(n int) string {
+		if n == 0 {
+			return "auto"
+		}
+		return strconv.Itoa(n)
+	}
+	return fmt.Sprintf("one-way stream: writes of %d B for %gs, writer SO_SNDBUF %s, reader SO_RCVBUF %s", e.size, e.seconds, bufs(e.sndbuf), bufs(e.rcvbuf))
 }
 func (e *streamExperiment) run(b *bencher, variant string) (json.RawMessage, error) {
 	out, got, err := b.pair(variant, true,
-		[]string{"__bench-sink", "ADDR", strconv.Itoa(e.size), strconv.Itoa(b.serverCPU)},
-		[]string{"__bench-stream", "ADDR", strconv.FormatFloat(e.seconds, 'f', -1, 64), strconv.Itoa(e.size), strconv.Itoa(b.clientCPU)})
+		[]string{"__bench-sink", "ADDR", strconv.Itoa(e.size), strconv.Itoa(b.serverCPU), strconv.Itoa(e.rcvbuf)},
+		[]string{"__bench-stream", "ADDR", strconv.FormatFloat(e.seconds, 'f', -1, 64), strconv.Itoa(e.size), strconv.Itoa(b.clientCPU), strconv.Itoa(e.sndbuf)})
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +309,17 @@ func (e *streamExperiment) median(runs []json.RawMessage) any {
 }
 func (e *streamExperiment) print(report map[string]any) {
 	p, y := report["plain"].(streamResult), report["bypass"].(streamResult)
-	fmt.Printf("plain  %10.0f MB/s\nbypass %10.0f MB/s\nbypass/plain: %.2f\n", p.MBPerS, y.MBPerS, y.MBPerS/p.MBPerS)
+	for _, r := range []struct {
+		name string
+		r    streamResult
+	}{{"plain", p}, {"bypass", y}} {
+		share := 0.0
+		if r.r.Bytes > 0 {
+			share = 100 * float64(r.r.NormalPathBytes) / float64(r.r.Bytes)
+		}
+		fmt.Printf("%-6s %10.0f MB/s   by TCP %5.1f %%   retransmits %d\n", r.name, r.r.MBPerS, share, r.r.Retransmits)
+	}
+	fmt.Printf("bypass/plain: %.2f\n", y.MBPerS/p.MBPerS)
 }
 
 type connectExperiment struct{ connections int }

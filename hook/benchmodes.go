@@ -143,6 +143,10 @@ type streamResult struct {
 	Bytes     int64   `json:"bytes"`
 	WriteSize int     `json:"write_size"`
 	Seconds   float64 `json:"seconds"`
+	// Retransmits and NormalPathBytes come from the writer's TCP_INFO
+	// (tcpi_total_retrans, tcpi_bytes_sent): what TCP itself sent.
+	Retransmits     int64 `json:"retransmits"`
+	NormalPathBytes int64 `json:"normal_path_bytes"`
 }
 
 // connectResult is one connect run.
@@ -152,11 +156,12 @@ type connectResult struct {
 	Seconds     float64 `json:"seconds"`
 }
 
-// cmdBenchSink: __bench-sink NETWORK ADDR SIZE CPU. Prints the address, then
-// reads one connection to its end and prints the byte count.
+// cmdBenchSink: __bench-sink NETWORK ADDR SIZE CPU [RCVBUF]. Prints the
+// address, then reads one connection to its end and prints the byte count.
+// RCVBUF > 0 sets SO_RCVBUF on the listener, which its connection inherits.
 func cmdBenchSink(args []string) int {
-	if len(args) != 4 {
-		return fail(exitUsage, "__bench-sink NETWORK ADDR SIZE CPU")
+	if len(args) != 4 && len(args) != 5 {
+		return fail(exitUsage, "__bench-sink NETWORK ADDR SIZE CPU [RCVBUF]")
 	}
 	size, _ := strconv.Atoi(args[2])
 	cpu, _ := strconv.Atoi(args[3])
@@ -167,6 +172,9 @@ func cmdBenchSink(args []string) int {
 	lfd, dial, err := benchListen(args[0], args[1])
 	if err != nil {
 		return fail(exitFailure, "bench sink: listen: %v", err)
+	}
+	if err := setBuffer(lfd, unix.SO_RCVBUF, args[4:]); err != nil {
+		return fail(exitFailure, "bench sink: %v", err)
 	}
 	fmt.Println(dial)
 	fd, err := p.accept(lfd)
@@ -192,12 +200,12 @@ func cmdBenchSink(args []string) int {
 	return exitOK
 }
 
-// cmdBenchStream: __bench-stream NETWORK ADDR SECONDS SIZE CPU. Writes SIZE
-// bytes at a time for SECONDS, half-closes, waits for the sink's
-// acknowledgement, and prints a streamResult.
+// cmdBenchStream: __bench-stream NETWORK ADDR SECONDS SIZE CPU [SNDBUF].
+// Writes SIZE bytes at a time for SECONDS, half-closes, waits for the sink's
+// acknowledgement, and prints a streamResult. SNDBUF > 0 sets SO_SNDBUF.
 func cmdBenchStream(args []string) int {
-	if len(args) != 5 {
-		return fail(exitUsage, "__bench-stream NETWORK ADDR SECONDS SIZE CPU")
+	if len(args) != 5 && len(args) != 6 {
+		return fail(exitUsage, "__bench-stream NETWORK ADDR SECONDS SIZE CPU [SNDBUF]")
 	}
 	secs, _ := strconv.ParseFloat(args[2], 64)
 	size, _ := strconv.Atoi(args[3])
@@ -209,6 +217,9 @@ func cmdBenchStream(args []string) int {
 	fd, err := benchDial(p, args[0], args[1])
 	if err != nil {
 		return fail(exitFailure, "bench stream: connect: %v", err)
+	}
+	if err := setBuffer(fd, unix.SO_SNDBUF, args[5:]); err != nil {
+		return fail(exitFailure, "bench stream: %v", err)
 	}
 	buf := make([]byte, size)
 	var total int64
@@ -226,7 +237,14 @@ func cmdBenchStream(args []string) int {
 		return fail(exitFailure, "bench stream: no acknowledgement: %v", err)
 	}
 	elapsed := time.Since(start).Seconds()
-	out, _ := json.Marshal(streamResult{MBPerS: float64(total) / elapsed / 1e6, Bytes: total, WriteSize: size, Seconds: elapsed})
+	res := streamResult{MBPerS: float64(total) / elapsed / 1e6, Bytes: total, WriteSize: size, Seconds: elapsed}
+	if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
+		// TCP counts only what it sent itself: the redirected bytes
+		// never reach it.
+		res.Retransmits = int64(info.Total_retrans)
+		res.NormalPathBytes = int64(info.Bytes_sent)
+	}
+	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
 	return exitOK
 }
@@ -288,4 +306,23 @@ func cmdBenchConnect(args []string) int {
 	out, _ := json.Marshal(connectResult{ConnsPerS: float64(count) / elapsed, Connections: count, Seconds: elapsed})
 	fmt.Println(string(out))
 	return exitOK
+}
+
+// setBuffer sets the socket buffer opt to the size in optional (its first
+// element, when there is one and it is positive).
+func setBuffer(fd, opt int, optional []string) error {
+	if len(optional) == 0 {
+		return nil
+	}
+	n, err := strconv.Atoi(optional[0])
+	if err != nil || n < 0 {
+		return fmt.Errorf("buffer size %q: want a byte count", optional[0])
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, n); err != nil {
+		return fmt.Errorf("set buffer size %d: %w", n, err)
+	}
+	return nil
 }
