@@ -43,41 +43,7 @@ func Start(t testing.TB, cgroupPath string, args ...string) *Proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	if cgroupPath != "" {
-		fd, err := syscall.Open(cgroupPath, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != nil {
-			t.Fatalf("open cgroup %s: %v", cgroupPath, err)
-		}
-		defer syscall.Close(fd)
-		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
-	}
-	// An os.Pipe of our own, not StdoutPipe: Wait runs concurrently and
-	// would close a StdoutPipe before its last lines are read.
-	out, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &Proc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
-	cmd.Stdout = w
-	cmd.Stderr = p.stderr
-	p.lines = bufio.NewScanner(out)
-	p.lines.Buffer(make([]byte, 1<<20), 1<<20)
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		out.Close()
-		t.Fatalf("start helper %v: %v", args, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-		out.Close()
-	})
-	return p
+	return startCmd(t, cgroupPath, cmd)
 }
 
 // Line returns the helper's next stdout line, failing after timeout.
