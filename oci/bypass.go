@@ -26,20 +26,26 @@ func ParseBypass(value string) (Bypass, error) {
 	case !strings.ContainsAny(v, "0123456789,"):
 		return Bypass{}, fmt.Errorf("invalid value %q: want true, false or a list of ports", value)
 	}
-	specs, err := ParsePorts(value)
-	if err != nil {
-		return Bypass{}, err
-	}
-	b := Bypass{On: true, Ports: make([]uint16, 0, len(specs))}
-	for _, s := range specs {
-		item := s.String()
-		switch {
-		case s.HostPort != 0:
-			return Bypass{}, &PortError{item, "a bypass port has no host port: list the container's port"}
-		case s.Proto != "tcp":
-			return Bypass{}, &PortError{item, "the bypass is for TCP only"}
+	b := Bypass{On: true}
+	seen := map[uint16]bool{}
+	for _, raw := range strings.Split(value, ",") {
+		item := strings.TrimSpace(raw)
+		specs, err := parseItem(item)
+		if err != nil {
+			return Bypass{}, err
 		}
-		b.Ports = append(b.Ports, s.Port)
+		for _, s := range specs {
+			switch {
+			case s.HostPort != 0:
+				return Bypass{}, &PortError{item, "a bypass port has no host port: list the container's port"}
+			case s.Proto != "tcp":
+				return Bypass{}, &PortError{item, "the bypass is for TCP only"}
+			case seen[s.Port]:
+				return Bypass{}, &PortError{item, fmt.Sprintf("port %d is listed twice", s.Port)}
+			}
+			seen[s.Port] = true
+			b.Ports = append(b.Ports, s.Port)
+		}
 	}
 	return b, nil
 }

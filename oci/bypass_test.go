@@ -27,9 +27,9 @@ func TestParseBypass(t *testing.T) {
 		"3000,":      `invalid item "": empty item`,
 		"3000-2000":  `invalid item "3000-2000": reversed range (low port above high port)`,
 		"1-1025":     `invalid item "1-1025": range of 1025 ports; at most 1024`,
-		"3000,3000":  `invalid item "3000": port 3000/tcp is listed twice`,
+		"3000,3000":  `invalid item "3000": port 3000 is listed twice`,
 		"3000/udp":   `invalid item "3000/udp": the bypass is for TCP only`,
-		"18080:3000": `invalid item "18080:3000/tcp": a bypass port has no host port: list the container's port`,
+		"18080:3000": `invalid item "18080:3000": a bypass port has no host port: list the container's port`,
 		"abc,3000":   `invalid item "abc": not a port number`,
 	} {
 		_, err := ParseBypass(in)
