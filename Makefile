@@ -2,7 +2,8 @@
 GO      ?= go
 BIN     := bin/sockshim
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 # The kernel tests need root; they make their own cgroups and bpffs and clean
 # up after themselves.

@@ -40,6 +40,9 @@ func ReadState(r io.Reader) (*specs.State, error) {
 	if st.ID == "" {
 		return nil, errors.New("OCI state on stdin has no container id")
 	}
+	if len(st.ID) > MaxIDLength {
+		return nil, fmt.Errorf("OCI state on stdin has a container id of %d bytes (%s): at most %d", len(st.ID), QuotePrefix(st.ID), MaxIDLength)
+	}
 	if st.Bundle == "" {
 		st.Bundle = st.BundlePath
 	}
@@ -78,4 +81,18 @@ func sameFile(a, b string) bool {
 	sa, err1 := os.Stat(a)
 	sb, err2 := os.Stat(b)
 	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// MaxIDLength is the longest container id sockshim accepts: ids name its
+// records and pins, one path element each (runtimes use 64 hex digits).
+const MaxIDLength = 128
+
+// QuotePrefix quotes s for an error line, cut to a readable prefix: a line
+// must not grow with what a caller sent.
+func QuotePrefix(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q...", s[:max])
 }

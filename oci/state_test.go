@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -49,4 +50,14 @@ func FuzzReadState(f *testing.F) {
 			t.Fatalf("%q: accepted a state without id", in)
 		}
 	})
+}
+
+// A container id of 5,000 characters is refused in one short line that
+// quotes only its start.
+func TestReadStateLongID(t *testing.T) {
+	id := strings.Repeat("a", 5000)
+	_, err := ReadState(strings.NewReader(`{"ociVersion":"1.0.2","id":"` + id + `","status":"stopped"}`))
+	if err == nil || len(err.Error()) > 200 || !strings.Contains(err.Error(), "5000 bytes") {
+		t.Fatalf("error %v (%d bytes), want a short line naming the length", err, len(fmt.Sprint(err)))
+	}
 }

@@ -104,7 +104,12 @@ func TestSemantics(t *testing.T) {
 				// the sockmap path (epoll wakes below it), so such a
 				// socket keeps plain TCP: no counter to expect.
 			case c.style == "nonblocking":
-				if ca.Bytes == 0 || cb.Bytes == 0 {
+				// The server's replies are redirected. The client's
+				// one-line request may go before the server has
+				// accepted, which takes the normal path (an accepted
+				// socket has no file to judge before accept()), so the
+				// client's group must redirect only where it sends bulk.
+				if ca.Bytes == 0 || c.row == "threads" && cb.Bytes == 0 {
 					t.Errorf("non-blocking sockets must still be redirected: server group %d bytes, client group %d", ca.Bytes, cb.Bytes)
 				}
 			default:
