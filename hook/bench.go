@@ -47,7 +47,8 @@ of them (default 20000), plain and with the bypass attached.
   --json           rtt: {"plain": R, "bypass": R, "unix": R, "placement": P}
                    with R = {mean_us, p50_us, p99_us, p999_us, requests, size};
                    stream: R = {mb_per_s, bytes, write_size, seconds, retransmits,
-                   normal_path_bytes (what TCP itself sent)};
+                   normal_path_bytes (what TCP itself sent),
+                   spurious_retransmits};
                    connect: R = {conns_per_s, connections, seconds}
 
 Progress goes to stderr.
@@ -317,7 +318,7 @@ func (e *streamExperiment) print(report map[string]any) {
 		if r.r.Bytes > 0 {
 			share = 100 * float64(r.r.NormalPathBytes) / float64(r.r.Bytes)
 		}
-		fmt.Printf("%-6s %10.0f MB/s   by TCP %5.1f %%   retransmits %d\n", r.name, r.r.MBPerS, share, r.r.Retransmits)
+		fmt.Printf("%-6s %10.0f MB/s   by TCP %5.1f %%   retransmits %d (%d spurious)\n", r.name, r.r.MBPerS, share, r.r.Retransmits, r.r.SpuriousRetransmits)
 	}
 	fmt.Printf("bypass/plain: %.2f\n", y.MBPerS/p.MBPerS)
 }

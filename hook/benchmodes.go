@@ -147,6 +147,10 @@ type streamResult struct {
 	// (tcpi_total_retrans, tcpi_bytes_sent): what TCP itself sent.
 	Retransmits     int64 `json:"retransmits"`
 	NormalPathBytes int64 `json:"normal_path_bytes"`
+	// SpuriousRetransmits are the retransmissions the reader reported as
+	// duplicates (tcpi_dsack_dups): a loss probe sent while an ACK was late,
+	// not a segment the reader dropped.
+	SpuriousRetransmits int64 `json:"spurious_retransmits"`
 }
 
 // connectResult is one connect run.
@@ -242,6 +246,7 @@ func cmdBenchStream(args []string) int {
 		// TCP counts only what it sent itself: the redirected bytes
 		// never reach it.
 		res.Retransmits = int64(info.Total_retrans)
+		res.SpuriousRetransmits = int64(info.Dsack_dups)
 		res.NormalPathBytes = int64(info.Bytes_sent)
 	}
 	out, _ := json.Marshal(res)

@@ -233,13 +233,17 @@ static __always_inline void count_redirect(__u32 size)
 	}
 }
 
+/* The least room on the peer's queue (normal_path.h) worth splitting a
+ * message for. */
+#define REDIRECT_MIN_BYTES (16 << 10)
+
 SEC("sk_msg")
 int bypass_redirect_msg(struct sk_msg_md *msg)
 {
 	struct redirect_counters *c;
 	struct sock_key peer = {};
 	struct tcp_sock *sender, *peer_sk;
-	__u32 size = msg->size;
+	__u32 size = msg->size, room;
 	__u8 *normal;
 
 	/* Every verdict here is SK_PASS: a message that is not redirected takes
@@ -261,9 +265,18 @@ int bypass_redirect_msg(struct sk_msg_md *msg)
 	 * peer, or its bytes would meet the sockmap receive path, and the
 	 * sender, whose normal-path sends make it leave the map (leave.h). An
 	 * accepted peer has no file until accept(): the normal path until then. */
-	if (peer_sk && file_reads_like_tcp((void *)peer_sk) && file_reads_like_tcp((void *)sender) &&
-	    peer_has_room(sender, peer_sk, size) &&
+	room = peer_sk ? peer_room(peer_sk) : 0;
+	if (room && file_reads_like_tcp((void *)peer_sk) && file_reads_like_tcp((void *)sender) &&
 	    (!normal || !*normal || normal_path_drained(sender, peer_sk))) {
+		/* A message larger than the room is split: its first room
+		 * bytes are redirected, and the program runs again for the
+		 * rest. A sliver of room is not worth a redirect. */
+		if (size > room) {
+			if (room < REDIRECT_MIN_BYTES)
+				goto normal_path;
+			bpf_msg_apply_bytes(msg, room);
+			size = room;
+		}
 		/* SK_DROP when the peer is not in the map (it may have left
 		 * since its record was read). */
 		if (bpf_msg_redirect_hash(msg, &bypass_sockets, &peer, BPF_F_INGRESS) == SK_PASS) {
@@ -273,6 +286,7 @@ int bypass_redirect_msg(struct sk_msg_md *msg)
 			return SK_PASS;
 		}
 	}
+normal_path:
 
 	/* The normal path: mark the socket first, so that no later message is
 	 * redirected past this one before it has drained. */

@@ -32,8 +32,10 @@ static __always_inline void leave_if_misread(struct bpf_sock_ops *skops, struct 
 	tp = bpf_skc_to_tcp_sock(skops->sk);
 	if (!tp)
 		return;
-	if (!r->peer_left && (reads_like_tcp((void *)tp, &known) || !known))
+	if (!r->peer_left && (reads_like_tcp((void *)tp, &known) || !known)) {
+		clamp_window(skops, tp);
 		return;
+	}
 	if (!psock_empty((void *)tp))
 		return;
 	bpf_map_delete_elem(&bypass_sockets, self);
@@ -42,5 +44,7 @@ static __always_inline void leave_if_misread(struct bpf_sock_ops *skops, struct 
 	if (pr)
 		pr->peer_left = 1;
 	bpf_map_delete_elem(&bypass_peer_refs, self);
+	unlimit_unsent(skops);
+	unclamp_window(skops, tp);
 	count_left(cfg);
 }

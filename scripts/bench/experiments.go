@@ -135,6 +135,7 @@ func (b *bench) round() {
 	decode(b.sockshim("bench", "--json", "--mode", "stream", "--seconds", secs), &st)
 	b.s.add("stream/plain", st.Plain.MBPerS)
 	b.s.add("stream/bypass", st.Bypass.MBPerS)
+	b.bufferSweep()
 	type connect struct {
 		ConnsPerS float64 `json:"conns_per_s"`
 	}
@@ -297,4 +298,38 @@ func (b *bench) hookLatency() {
 	b.s.add("hook/prestart/p50", pre[len(pre)/2])
 	b.s.add("hook/prestart/p99", pre[len(pre)*99/100])
 	b.s.add("hook/poststop/p50", post[len(post)/2])
+}
+
+// sweepSizes and sweepEnds are the socket buffer sizes and the ends they are
+// set on in the stream sweep.
+var (
+	sweepSizes = []int{64 << 10, 512 << 10, 2 << 20, 8 << 20}
+	sweepEnds  = []string{"reader", "writer", "both"}
+)
+
+func sweepKey(end string, size int) string { return fmt.Sprintf("sweep/%s/%d", end, size) }
+
+// bufferSweep runs the stream at each buffer size on the reader
+// (SO_RCVBUF), the writer (SO_SNDBUF) and both.
+func (b *bench) bufferSweep() {
+	type stream struct {
+		MBPerS      float64 `json:"mb_per_s"`
+		Retransmits float64 `json:"retransmits"`
+	}
+	for _, end := range sweepEnds {
+		for _, size := range sweepSizes {
+			args := []string{"bench", "--json", "--mode", "stream", "--seconds", "1"}
+			if end != "writer" {
+				args = append(args, "--rcvbuf", strconv.Itoa(size))
+			}
+			if end != "reader" {
+				args = append(args, "--sndbuf", strconv.Itoa(size))
+			}
+			var st struct{ Plain, Bypass stream }
+			decode(b.sockshim(args...), &st)
+			b.s.add(sweepKey(end, size)+"/plain", st.Plain.MBPerS)
+			b.s.add(sweepKey(end, size)+"/bypass", st.Bypass.MBPerS)
+			b.s.add(sweepKey(end, size)+"/retransmits", st.Bypass.Retransmits)
+		}
+	}
 }
