@@ -121,7 +121,7 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 
 	configured := false
 	for _, p := range cgroupPrograms {
-		if p.concern == concernBypass && !g.Bypass || p.concern == concernPorts && len(g.Ports) == 0 {
+		if !g.needs(p.concern) {
 			continue
 		}
 		prog, err := k.program(p.name)
@@ -271,4 +271,21 @@ func CgroupID(path string) (uint64, error) {
 		return 0, fmt.Errorf("refusing the root cgroup of the v2 hierarchy (%s): sockshim attaches only to a container's own cgroup", path)
 	}
 	return st.Ino, nil
+}
+
+// needs reports whether the group needs the programs of concern c.
+func (g Group) needs(c concern) bool {
+	switch c {
+	case concernBypass:
+		return g.Bypass
+	case concernPorts:
+		return len(g.Ports) > 0
+	case concernUDPPorts:
+		for _, m := range g.Ports {
+			if m.Proto == "udp" {
+				return true
+			}
+		}
+	}
+	return false
 }

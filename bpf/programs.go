@@ -15,6 +15,10 @@ type concern int
 const (
 	concernBypass concern = iota
 	concernPorts
+	// concernUDPPorts: the hooks only UDP sockets run (unconnected
+	// sendmsg and recvmsg), attached only to groups with UDP ports: each
+	// attachment is a link to create and pin when a container starts.
+	concernUDPPorts
 )
 
 // cgroupProgram is a program attached to each group's cgroup.
@@ -36,10 +40,10 @@ var cgroupPrograms = []cgroupProgram{
 	{"portmap_getsockname6", ebpf.AttachCgroupInet6GetSockname, concernPorts},
 	{"portmap_getpeername4", ebpf.AttachCgroupInet4GetPeername, concernPorts},
 	{"portmap_getpeername6", ebpf.AttachCgroupInet6GetPeername, concernPorts},
-	{"portmap_sendmsg4", ebpf.AttachCGroupUDP4Sendmsg, concernPorts},
-	{"portmap_sendmsg6", ebpf.AttachCGroupUDP6Sendmsg, concernPorts},
-	{"portmap_recvmsg4", ebpf.AttachCGroupUDP4Recvmsg, concernPorts},
-	{"portmap_recvmsg6", ebpf.AttachCGroupUDP6Recvmsg, concernPorts},
+	{"portmap_sendmsg4", ebpf.AttachCGroupUDP4Sendmsg, concernUDPPorts},
+	{"portmap_sendmsg6", ebpf.AttachCGroupUDP6Sendmsg, concernUDPPorts},
+	{"portmap_recvmsg4", ebpf.AttachCGroupUDP4Recvmsg, concernUDPPorts},
+	{"portmap_recvmsg6", ebpf.AttachCGroupUDP6Recvmsg, concernUDPPorts},
 }
 
 // sockhashPrograms are attached once to the shared socket map.

@@ -267,7 +267,7 @@ int bypass_redirect_msg(struct sk_msg_md *msg)
 	 * accepted peer has no file until accept(): the normal path until then. */
 	room = peer_sk ? peer_room(peer_sk) : 0;
 	if (room && file_reads_like_tcp((void *)peer_sk) && file_reads_like_tcp((void *)sender) &&
-	    (!normal || !*normal || normal_path_drained(sender, peer_sk))) {
+	    (!normal || !(*normal & ON_NORMAL_PATH) || normal_path_drained(sender, peer_sk))) {
 		/* A message larger than the room is split: its first room
 		 * bytes are redirected, and the program runs again for the
 		 * rest. A sliver of room is not worth a redirect. */
@@ -281,7 +281,7 @@ int bypass_redirect_msg(struct sk_msg_md *msg)
 		 * since its record was read). */
 		if (bpf_msg_redirect_hash(msg, &bypass_sockets, &peer, BPF_F_INGRESS) == SK_PASS) {
 			if (normal)
-				*normal = 0;
+				*normal &= ~ON_NORMAL_PATH;
 			count_redirect(size);
 			return SK_PASS;
 		}
@@ -304,8 +304,8 @@ normal_path:
 			count_redirect(size);
 		return SK_PASS;
 	}
-	if (!*normal) {
-		*normal = 1;
+	if (!(*normal & ON_NORMAL_PATH)) {
+		*normal |= ON_NORMAL_PATH;
 		if (peer_sk && (c = sender_counters()))
 			c->normal_path++;
 	}

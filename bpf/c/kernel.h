@@ -36,6 +36,7 @@ struct tcp_sock {
 	__u32 rcv_nxt;      /* next byte expected from the peer, in order */
 	__u32 write_seq;    /* end of what the application wrote */
 	__u32 window_clamp; /* the largest window it advertises */
+	__u64 bytes_received; /* what its TCP received (not redirected bytes) */
 	__u8 scaling_ratio; /* payload per 256 bytes of skb memory (6.7 and newer) */
 } __attribute__((preserve_access_index));
 

@@ -34,6 +34,7 @@ static __always_inline void leave_if_misread(struct bpf_sock_ops *skops, struct 
 		return;
 	if (!r->peer_left && (reads_like_tcp((void *)tp, &known) || !known)) {
 		clamp_window(skops, tp);
+		limit_unsent(skops);
 		return;
 	}
 	if (!psock_empty((void *)tp))
