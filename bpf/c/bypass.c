@@ -90,6 +90,14 @@ static __always_inline void count_left(struct group_config *cfg)
 		}                                                               \
 	} while (0)
 
+/* The 4-tuple of the socket of skops, as the socket sees it. */
+static __always_inline void skops_key(struct bpf_sock_ops *skops, struct sock_key *key)
+{
+	FILL_ADDRS(skops, &key->local, &key->remote);
+	key->local_port = skops->local_port;
+	key->remote_port = bpf_ntohl(skops->remote_port);
+}
+
 SEC("sockops")
 int bypass_track_established(struct bpf_sock_ops *skops)
 {
@@ -114,17 +122,13 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 		cfg = group_of_attachment(GROUP_BYPASS);
 		if (!cfg)
 			return SOCK_OPS_OK;
-		FILL_ADDRS(skops, &key.local, &key.remote);
-		key.local_port = skops->local_port;
-		key.remote_port = bpf_ntohl(skops->remote_port);
+		skops_key(skops, &key);
 		leave_if_misread(skops, &key, cfg);
 		return SOCK_OPS_OK;
 	}
 	if (skops->op == BPF_SOCK_OPS_STATE_CB || skops->op == BPF_SOCK_OPS_PARSE_HDR_OPT_CB) {
 		/* Asked for by listener_opened and record_member only. */
-		FILL_ADDRS(skops, &key.local, &key.remote);
-		key.local_port = skops->local_port;
-		key.remote_port = bpf_ntohl(skops->remote_port);
+		skops_key(skops, &key);
 		if (skops->op == BPF_SOCK_OPS_STATE_CB && skops->args[0] == BPF_TCP_LISTEN) {
 			if (skops->args[1] == BPF_TCP_CLOSE) {
 				struct listener_key lkey = {.addr = key.local, .port = key.local_port};
@@ -152,9 +156,7 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 	if (!cfg)
 		return SOCK_OPS_OK;
 
-	FILL_ADDRS(skops, &key.local, &key.remote);
-	key.local_port = skops->local_port;
-	key.remote_port = bpf_ntohl(skops->remote_port);
+	skops_key(skops, &key);
 
 	/* Only connections between two addresses of this host: a socket that
 	 * talks to another machine never joins the map. */

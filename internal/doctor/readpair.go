@@ -17,6 +17,20 @@ type readPair struct {
 	sockhash         *probeSockhash
 }
 
+// newBlockingReadPair is newReadPair with a blocking receiving end: the
+// reads whose treatment the probes compare.
+func newBlockingReadPair(inSockhash bool) (*readPair, error) {
+	p, err := newReadPair(inSockhash)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(p.receiver, false); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("make the receiving socket blocking: %w", err)
+	}
+	return p, nil
+}
+
 func newReadPair(inSockhash bool) (_ *readPair, err error) {
 	p := &readPair{client: -1, receiver: -1}
 	defer func() {

@@ -37,14 +37,11 @@ func probeRcvLowat(inSockhash bool) (readResult, error) {
 // SO_RCVLOWAT as they are (a timeout only ends the wait early), so that
 // a kernel that never wakes the reader cannot hang the probe.
 func probeShortRead(inSockhash bool, flags, rcvlowat int) (readResult, error) {
-	p, err := newReadPair(inSockhash)
+	p, err := newBlockingReadPair(inSockhash)
 	if err != nil {
 		return readResult{}, err
 	}
 	defer p.Close()
-	if err := unix.SetNonblock(p.receiver, false); err != nil {
-		return readResult{}, fmt.Errorf("make the receiving socket blocking: %w", err)
-	}
 	tv := unix.NsecToTimeval(probeTimeout.Nanoseconds())
 	if err := unix.SetsockoptTimeval(p.receiver, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
 		return readResult{}, fmt.Errorf("setsockopt(SO_RCVTIMEO): %w", err)

@@ -21,14 +21,11 @@ const signalDelay = 50 * time.Millisecond
 // No SO_RCVTIMEO: with one the kernel returns EINTR instead of restarting,
 // so the wait is bounded by finish shutting the socket down instead.
 func probeSignalWakeup(inSockhash bool) (readResult, error) {
-	p, err := newReadPair(inSockhash)
+	p, err := newBlockingReadPair(inSockhash)
 	if err != nil {
 		return readResult{}, err
 	}
 	defer p.Close()
-	if err := unix.SetNonblock(p.receiver, false); err != nil {
-		return readResult{}, fmt.Errorf("make the receiving socket blocking: %w", err)
-	}
 
 	payload := probePayload(probeBytes)
 	buf := make([]byte, len(payload))
