@@ -50,6 +50,15 @@ func removeGroupOwned[K any, V groupOwned](k *Kernel, name string, groupID uint6
 	if err != nil {
 		return err
 	}
+	if err := deleteWhere(m, func(_ K, v V) bool { return v.owner() == groupID }); err != nil {
+		return fmt.Errorf("remove the entries of group %d from %s: %w", groupID, name, err)
+	}
+	return nil
+}
+
+// deleteWhere deletes the entries of m for which match holds: the keys are
+// read first, then deleted, as iterating while deleting may skip keys.
+func deleteWhere[K, V any](m *ebpf.Map, match func(K, V) bool) error {
 	var (
 		key   K
 		value V
@@ -57,16 +66,16 @@ func removeGroupOwned[K any, V groupOwned](k *Kernel, name string, groupID uint6
 	)
 	it := m.Iterate()
 	for it.Next(&key, &value) {
-		if value.owner() == groupID {
+		if match(key, value) {
 			stale = append(stale, key)
 		}
 	}
 	if err := it.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", name, err)
+		return fmt.Errorf("read: %w", err)
 	}
 	for _, key := range stale {
 		if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("remove an entry of group %d from %s: %w", groupID, name, err)
+			return fmt.Errorf("delete: %w", err)
 		}
 	}
 	return nil

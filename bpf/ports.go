@@ -1,7 +1,6 @@
 package bpf
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -80,22 +79,8 @@ func (k *Kernel) removeMappings(id uint64) error {
 		if err != nil {
 			return err
 		}
-		var key portmapPortKey
-		var val uint16
-		var mine []portmapPortKey
-		it := m.Iterate()
-		for it.Next(&key, &val) {
-			if key.GroupId == id {
-				mine = append(mine, key)
-			}
-		}
-		if err := it.Err(); err != nil {
-			return fmt.Errorf("read %s: %w", name, err)
-		}
-		for _, key := range mine {
-			if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-				return fmt.Errorf("remove mapping from %s: %w", name, err)
-			}
+		if err := deleteWhere(m, func(key portmapPortKey, _ uint16) bool { return key.GroupId == id }); err != nil {
+			return fmt.Errorf("remove the mappings of group %d from %s: %w", id, name, err)
 		}
 	}
 	return nil

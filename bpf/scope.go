@@ -1,7 +1,6 @@
 package bpf
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -47,24 +46,8 @@ func (k *Kernel) removeScope(id uint64) error {
 	if err != nil {
 		return err
 	}
-	var (
-		key   bypassScopeKey
-		val   uint8
-		stale []bypassScopeKey
-	)
-	it := m.Iterate()
-	for it.Next(&key, &val) {
-		if key.GroupId == id {
-			stale = append(stale, key)
-		}
-	}
-	if err := it.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", mapScope, err)
-	}
-	for _, key := range stale {
-		if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("remove bypass port %d of group %d: %w", key.Port, id, err)
-		}
+	if err := deleteWhere(m, func(key bypassScopeKey, _ uint8) bool { return key.GroupId == id }); err != nil {
+		return fmt.Errorf("remove the bypass ports of group %d: %w", id, err)
 	}
 	return nil
 }
