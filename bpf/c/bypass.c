@@ -167,7 +167,7 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 	 * (listeners.h), and only sockets the sockmap receive path reads as
 	 * TCP would (read_guard.h). */
 	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
-		struct tcp_sock *tp = skops->sk ? bpf_skc_to_tcp_sock(skops->sk) : NULL;
+		struct tcp_sock *tp = skops_tcp_sock(skops);
 
 		if (!tp || !file_reads_like_tcp((void *)tp) ||
 		    !listener_accepts_bypass(&key.remote, key.remote_port))

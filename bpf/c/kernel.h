@@ -8,6 +8,8 @@
 
 #include <bpf/bpf_core_read.h>
 
+#include "common.h"
+
 struct file {
 	unsigned int f_flags;
 } __attribute__((preserve_access_index));
@@ -90,4 +92,11 @@ static __always_inline int psock_empty(struct sock *sk)
 	if (bpf_core_read(&skbs, sizeof(skbs), &psock->ingress_skb.qlen))
 		return 0;
 	return next == (void *)&psock->ingress_msg && skbs == 0;
+}
+
+/* The TCP socket of a sockops callback, or NULL (a request socket, or a
+ * socket that is not TCP). */
+static __always_inline struct tcp_sock *skops_tcp_sock(struct bpf_sock_ops *skops)
+{
+	return skops->sk ? bpf_skc_to_tcp_sock(skops->sk) : NULL;
 }

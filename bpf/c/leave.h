@@ -27,9 +27,9 @@ static __always_inline void leave_if_misread(struct bpf_sock_ops *skops, struct 
 	struct tcp_sock *tp;
 	int known;
 
-	if (!r || !skops->sk)
+	if (!r)
 		return; /* not a member, or no longer */
-	tp = bpf_skc_to_tcp_sock(skops->sk);
+	tp = skops_tcp_sock(skops);
 	if (!tp)
 		return;
 	if (!r->peer_left && (reads_like_tcp((void *)tp, &known) || !known)) {

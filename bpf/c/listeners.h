@@ -51,11 +51,8 @@ struct {
 static __always_inline void listener_opened(struct bpf_sock_ops *skops, struct listener_key *key, __u64 group_id)
 {
 	struct listener_count first = {.sockets = 1, .group_id = group_id}, *c;
-	struct tcp_sock *tp;
+	struct tcp_sock *tp = skops_tcp_sock(skops);
 
-	if (!skops->sk)
-		return;
-	tp = bpf_skc_to_tcp_sock(skops->sk);
 	if (!tp)
 		return;
 	c = bpf_map_lookup_elem(&bypass_listeners, key);

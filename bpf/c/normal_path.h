@@ -149,11 +149,8 @@ static __always_inline void unlimit_unsent(struct bpf_sock_ops *skops)
 static __always_inline void record_member(struct bpf_sock_ops *skops, struct sock_key *key, __u64 group_id)
 {
 	struct peer_ref ref = {.group_id = group_id}, *r;
-	struct tcp_sock *tp;
+	struct tcp_sock *tp = skops_tcp_sock(skops);
 
-	if (!skops->sk)
-		return;
-	tp = bpf_skc_to_tcp_sock(skops->sk);
 	if (!tp)
 		return;
 	if (bpf_map_update_elem(&bypass_peer_refs, key, &ref, BPF_ANY))
