@@ -62,14 +62,6 @@ struct {
 
 #include "leave.h"
 
-static __always_inline void count_left(struct group_config *cfg)
-{
-	struct redirect_counters *c = bpf_map_lookup_elem(&bypass_counters, &cfg->group_id);
-
-	if (c)
-		c->left_map++;
-}
-
 /* Both contexts give remote_port in network order in the upper 16 bits of
  * the u32 on little-endian hosts (the kernel shifts it) and local_port in host
  * order, so bpf_ntohl() brings remote_port to host order in both. */
@@ -119,11 +111,14 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 	}
 	if (skops->op == BPF_SOCK_OPS_HDR_OPT_LEN_CB) {
 		/* Asked for by record_member only. */
+		struct tcp_sock *tp = skops_tcp_sock(skops);
+
 		cfg = group_of_attachment(GROUP_BYPASS);
-		if (!cfg)
+		if (!cfg || !tp)
 			return SOCK_OPS_OK;
 		skops_key(skops, &key);
-		leave_if_misread(skops, &key, cfg);
+		if (leave_if_misread(skops, tp, &key, cfg))
+			tune_normal_path(skops, tp);
 		return SOCK_OPS_OK;
 	}
 	if (skops->op == BPF_SOCK_OPS_STATE_CB || skops->op == BPF_SOCK_OPS_PARSE_HDR_OPT_CB) {

@@ -33,7 +33,6 @@
 
 #include "normal_path.h"
 
-#define SOL_TCP 6
 #define TCP_USER_TIMEOUT 18
 #define TCP_RTO_MAX_MS 44 /* UAPI since 6.15; Debian 12's headers lack it */
 #define PROBE_RTO_MAX_MS 1000

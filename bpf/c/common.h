@@ -12,6 +12,7 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+#define SOL_TCP 6 /* the level of bpf_{get,set}sockopt's TCP options */
 
 /* Reads a context field where the read happens. Without the empty asm,
  * clang merges reads of different fields made on two branches (IPv4 or IPv6)

@@ -20,7 +20,6 @@ struct socket {
 
 struct sock {
 	int sk_rcvbuf;
-	int sk_sndbuf;
 	int sk_rcvlowat;
 	struct {
 		struct {

@@ -14,38 +14,42 @@
  * nothing to transmit, stays until its next transmission. */
 #pragma once
 
-#include "normal_path.h"
+#include "normal_path_tcp.h"
 #include "read_guard.h"
 
-static __always_inline void count_left(struct group_config *cfg);
+/* Needs bypass_sockets and bypass_counters, which bypass.c declares before
+ * including this file. */
 
-static __always_inline void leave_if_misread(struct bpf_sock_ops *skops, struct sock_key *self,
-					     struct group_config *cfg)
+static __always_inline void count_left(struct group_config *cfg)
+{
+	struct redirect_counters *c = bpf_map_lookup_elem(&bypass_counters, &cfg->group_id);
+
+	if (c)
+		c->left_map++;
+}
+
+/* Makes the member of self leave when it must and can; returns whether the
+ * socket is a member afterwards. */
+static __always_inline int leave_if_misread(struct bpf_sock_ops *skops, struct tcp_sock *tp,
+					    struct sock_key *self, struct group_config *cfg)
 {
 	struct peer_ref *r = bpf_map_lookup_elem(&bypass_peer_refs, self), *pr;
 	struct sock_key peer;
-	struct tcp_sock *tp;
 	int known;
 
 	if (!r)
-		return; /* not a member, or no longer */
-	tp = skops_tcp_sock(skops);
-	if (!tp)
-		return;
-	if (!r->peer_left && (reads_like_tcp((void *)tp, &known) || !known)) {
-		clamp_window(skops, tp);
-		limit_unsent(skops);
-		return;
-	}
+		return 0; /* not a member, or no longer */
+	if (!r->peer_left && (reads_like_tcp((void *)tp, &known) || !known))
+		return 1;
 	if (!psock_empty((void *)tp))
-		return;
+		return 1; /* at a later transmission */
 	bpf_map_delete_elem(&bypass_sockets, self);
 	peer = peer_key(self);
 	pr = bpf_map_lookup_elem(&bypass_peer_refs, &peer);
 	if (pr)
 		pr->peer_left = 1;
 	bpf_map_delete_elem(&bypass_peer_refs, self);
-	unlimit_unsent(skops);
-	unclamp_window(skops, tp);
+	untune_normal_path(skops, tp);
 	count_left(cfg);
+	return 0;
 }

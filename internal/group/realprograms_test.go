@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,19 +26,6 @@ func lookPath(t *testing.T, name string) string {
 	return p
 }
 
-// redisPort is a port nothing listens on now, as redis refuses port 0.
-// Taken from the kernel's ephemeral range, outside testPool.
-func redisPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, p, _ := net.SplitHostPort(l.Addr().String())
-	return p
-}
-
 // waitLine reads p's stdout lines until one contains s.
 func waitLine(t *testing.T, p *testenv.Proc, s string) string {
 	t.Helper()
@@ -58,7 +44,7 @@ func TestRealProgramsRedis(t *testing.T) {
 	e := newEnv(t)
 	ra, a := e.group(t, "redis-server", true)
 	rb, b := e.group(t, "redis-benchmark", true)
-	port := redisPort(t)
+	port := fmt.Sprint(freePort(t)) // redis refuses port 0
 	srv := testenv.StartCommand(t, a, lookPath(t, "redis-server"), "--port", port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
 	waitLine(t, srv, "Ready to accept connections")
