@@ -48,7 +48,7 @@ of them (default 20000), plain and with the bypass attached.
                    with R = {mean_us, p50_us, p99_us, p999_us, requests, size};
                    stream: R = {mb_per_s, bytes, write_size, seconds, retransmits,
                    normal_path_bytes (what TCP itself sent),
-                   spurious_retransmits};
+                   spurious_retransmits, reader_drops};
                    connect: R = {conns_per_s, connections, seconds}
 
 Progress goes to stderr.
@@ -300,10 +300,12 @@ func (e *streamExperiment) run(b *bencher, variant string) (json.RawMessage, err
 	if err := json.Unmarshal(out, &r); err != nil {
 		return nil, fmt.Errorf("stream client printed %q", out)
 	}
-	if got != strconv.FormatInt(r.Bytes, 10) {
+	var counted, drops int64
+	if n, _ := fmt.Sscan(got, &counted, &drops); n != 2 || counted != r.Bytes {
 		return nil, fmt.Errorf("sent %d bytes, the sink counted %q", r.Bytes, got)
 	}
-	return out, nil
+	r.ReaderDrops = drops
+	return json.Marshal(r)
 }
 func (e *streamExperiment) median(runs []json.RawMessage) any {
 	return medianBy(runs, func(r streamResult) float64 { return r.MBPerS })
@@ -318,7 +320,7 @@ func (e *streamExperiment) print(report map[string]any) {
 		if r.r.Bytes > 0 {
 			share = 100 * float64(r.r.NormalPathBytes) / float64(r.r.Bytes)
 		}
-		fmt.Printf("%-6s %10.0f MB/s   by TCP %5.1f %%   retransmits %d (%d spurious)\n", r.name, r.r.MBPerS, share, r.r.Retransmits, r.r.SpuriousRetransmits)
+		fmt.Printf("%-6s %10.0f MB/s   by TCP %5.1f %%   retransmits %d (%d spurious)   reader drops %d\n", r.name, r.r.MBPerS, share, r.r.Retransmits, r.r.SpuriousRetransmits, r.r.ReaderDrops)
 	}
 	fmt.Printf("bypass/plain: %.2f\n", y.MBPerS/p.MBPerS)
 }

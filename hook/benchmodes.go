@@ -151,6 +151,10 @@ type streamResult struct {
 	// duplicates (tcpi_dsack_dups): a loss probe sent while an ACK was late,
 	// not a segment the reader dropped.
 	SpuriousRetransmits int64 `json:"spurious_retransmits"`
+	// ReaderDrops is the reader's count of segments its TCP dropped
+	// (SO_MEMINFO's SK_MEMINFO_DROPS: a shut window, a pruned queue, no
+	// memory), read by the sink at the end of the stream.
+	ReaderDrops int64 `json:"reader_drops"`
 }
 
 // connectResult is one connect run.
@@ -161,7 +165,8 @@ type connectResult struct {
 }
 
 // cmdBenchSink: __bench-sink NETWORK ADDR SIZE CPU [RCVBUF]. Prints the
-// address, then reads one connection to its end and prints the byte count.
+// address, then reads one connection to its end and prints the byte count
+// and the number of segments its socket dropped.
 // RCVBUF > 0 sets SO_RCVBUF on the listener, which its connection inherits.
 func cmdBenchSink(args []string) int {
 	if len(args) != 4 && len(args) != 5 {
@@ -198,9 +203,14 @@ func cmdBenchSink(args []string) int {
 		}
 		total += int64(n)
 	}
+	drops, err := socketDrops(fd)
+	if err != nil {
+		return fail(exitFailure, "bench sink: %v", err)
+	}
 	// Tell the sender everything arrived: its clock stops on this byte.
 	p.writeFull(fd, []byte{1})
-	fmt.Println(total)
+	p.close(fd)
+	fmt.Println(total, drops)
 	return exitOK
 }
 
@@ -241,6 +251,12 @@ func cmdBenchStream(args []string) int {
 		return fail(exitFailure, "bench stream: no acknowledgement: %v", err)
 	}
 	elapsed := time.Since(start).Seconds()
+	// The sink closes once it has acknowledged; waiting for its end lets
+	// the duplicate reports (DSACK) of any late loss probe arrive before
+	// TCP_INFO is read: they can come behind the acknowledgement byte.
+	if n, err := p.io(fd, ack, unix.EPOLLIN); n != 0 || err != nil {
+		return fail(exitFailure, "bench stream: the sink did not close (%d B, %v)", n, err)
+	}
 	res := streamResult{MBPerS: float64(total) / elapsed / 1e6, Bytes: total, WriteSize: size, Seconds: elapsed}
 	if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
 		// TCP counts only what it sent itself: the redirected bytes

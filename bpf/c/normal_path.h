@@ -100,18 +100,23 @@ static __always_inline struct tcp_sock *peer_socket(struct sock_key *peer)
 	return r ? r->sk : NULL;
 }
 
-/* How many more bytes fit on the peer's queue: at most half the peer's
- * receive buffer (SO_RCVBUF or the kernel's tuning; its receive memory
- * includes the bytes redirects queued there). The other half stays for the
- * normal path: TCP's window was promised before the redirects took their
- * memory, and a switch into a peer whose memory they had filled met a shut
- * window, dropped segments and a retransmission timeout (with a 512 KiB
- * SO_RCVBUF: 56 MB/s where plain TCP moves 4.6 GB/s). Half also keeps the
- * queue small enough for the copies out of it to find the bytes in cache. */
+/* How many more bytes fit on the peer's queue: at most three eighths of the
+ * peer's receive buffer (SO_RCVBUF or the kernel's tuning; its receive
+ * memory includes the bytes redirects queued there). The rest stays for the
+ * normal path: TCP's window (clamped to half the buffer, normal_path_tcp.h)
+ * was promised before the redirects took their memory, and a switch into a
+ * peer whose memory they had filled met a shut window, dropped segments and
+ * a retransmission timeout (with a 512 KiB SO_RCVBUF: 56 MB/s where plain TCP
+ * moves 4.6 GB/s). The eighth between the two halves is for the skbs' own
+ * overhead on top of the window's payload: with exactly half, an 8 MiB
+ * SO_RCVBUF reader on a busy CPU had its queue pruned (2-6 zero-window drops
+ * and retransmissions a second, sockshim bench --mode stream --rcvbuf 8388608
+ * beside a CPU burner); with three eighths, none in the same runs. A small
+ * queue also lets the copies out of it find the bytes in cache. */
 static __always_inline __u32 peer_room(struct tcp_sock *peer_tp)
 {
 	struct sock *peer = (void *)peer_tp;
-	__s64 limit = (__s64)peer->sk_rcvbuf >> 1; /* no signed division before BPF ISA v4 */
+	__s64 limit = ((__s64)peer->sk_rcvbuf >> 1) - ((__s64)peer->sk_rcvbuf >> 3); /* no signed division before BPF ISA v4 */
 	__s64 queued = peer->sk_backlog.rmem_alloc.counter;
 
 	return queued < limit ? limit - queued : 0;

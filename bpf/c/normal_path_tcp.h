@@ -42,10 +42,10 @@ static __always_inline void limit_unsent(struct bpf_sock_ops *skops)
 
 /* A member advertises at most half of its receive buffer as window, so that
  * what its TCP promised the sender (about that much memory, since a loopback
- * skb carries nearly its size in payload) and what redirects may queue (the
- * other half, peer_room) fit in the buffer together: a sender switching to
- * the normal path is never sent into memory the redirects took, where its
- * segments would be dropped. The kernel's own tuning raises the clamp with
+ * skb carries nearly its size in payload) and what redirects may queue
+ * (three eighths, peer_room; the last eighth is for the skbs' overhead) fit
+ * in the buffer together: a sender switching to the normal path is never
+ * sent into memory the redirects took, where its segments would be dropped. The kernel's own tuning raises the clamp with
  * the buffer (tcp_rcv_space_adjust); the next transmission lowers it again.
  * Half, not less: a quarter measured 0.8 x plain TCP with a 64 KiB
  * SO_RCVBUF, half 1.0-1.2 x, both with no dropped segment. */
