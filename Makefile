@@ -18,7 +18,7 @@ FUZZ_TIME    ?= 300000x
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./hook
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sockshim
 
 # Recreates the bpf2go bindings and objects from bpf/c (committed).
 generate:
@@ -48,13 +48,13 @@ stress: build
 	scripts/deps.sh test
 	SOCKSHIM_STRESS=1 $(GO) test -count=1 -timeout 60m -v \
 		-run 'UnderLoad|FaultsDuringTraffic|KillMidStream|NoLeaks|Lifecycles|ConcurrentFirstUse' \
-		./internal/group ./hook 2>&1 | grep -vE '^=== |level=' 
+		./internal/group ./cmd/sockshim 2>&1 | grep -vE '^=== |level=' 
 
 # The figures: every experiment and the real alternatives in interleaved
 # rounds; writes bench/results.md and bench/results.svg (a few minutes).
 bench: build
 	scripts/deps.sh bench
-	$(GO) run ./scripts/bench -bin $(BIN) -out bench
+	$(GO) run ./cmd/benchreport -bin $(BIN) -out bench
 
 clean:
 	rm -rf bin

@@ -9,6 +9,8 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/ports"
 )
 
 // Group flags, as in c/common.h.
@@ -32,7 +34,7 @@ type Group struct {
 	// group's own outgoing connections.
 	BypassPorts []uint16
 	// Ports are the group's virtual ports and the host ports behind them.
-	Ports []Mapping
+	Ports []ports.Mapping
 }
 
 // groupConfig mirrors struct group_config.
@@ -94,8 +96,11 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	defer func() {
-		if err != nil {
-			k.DetachGroup(g.Name, id)
+		if err == nil {
+			return
+		}
+		if derr := k.DetachGroup(g.Name, id); derr != nil {
+			err = errors.Join(err, fmt.Errorf("roll back group %s: %w", g.Name, derr))
 		}
 	}()
 

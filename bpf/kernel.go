@@ -57,9 +57,6 @@ func Open(root string) (*Kernel, error) {
 	return k, nil
 }
 
-// Root is the bpffs directory of this handle.
-func (k *Kernel) Root() string { return k.root }
-
 // Close releases this process's references.
 func (k *Kernel) Close() error {
 	for _, p := range k.progs {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/sockshim/sockshim/internal/ports"
 	"github.com/sockshim/sockshim/internal/testenv"
 )
 
@@ -66,7 +67,7 @@ func TestOpenPinsOnceAndReopens(t *testing.T) {
 	if len(pinned) != len(cgroupPrograms) {
 		t.Fatalf("%d programs pinned, want %d", len(pinned), len(cgroupPrograms))
 	}
-	k2, err := Open(k.Root())
+	k2, err := Open(k.root)
 	if err != nil {
 		t.Fatalf("second open: %v", err)
 	}
@@ -146,7 +147,7 @@ func TestAttachRefusesRootCgroup(t *testing.T) {
 
 func attachedCount(t *testing.T, cgroupPath string) int {
 	t.Helper()
-	n, err := AttachedPrograms(cgroupPath)
+	n, err := testenv.AttachedPrograms(cgroupPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestAttachDetachLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := Group{Name: "g1", Cgroup: cg, Bypass: true, Ports: []Mapping{{"tcp", 3000, 21000}, {"udp", 3000, 21000}}}
+	g := Group{Name: "g1", Cgroup: cg, Bypass: true, Ports: []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 21000}, {Proto: "udp", Port: 3000, HostPort: 21000}}}
 	if err := k.AttachGroup(g); err != nil {
 		t.Fatalf("attach: %v", err)
 	}
@@ -205,16 +206,16 @@ func TestResetUnpinsEverything(t *testing.T) {
 	k := openTestKernel(t)
 	parent := testenv.CgroupParent(t)
 	cg := testenv.Cgroup(t, parent, "g")
-	if err := k.AttachGroup(Group{Name: "g", Cgroup: cg, Bypass: true, Ports: []Mapping{{"tcp", 80, 21001}}}); err != nil {
+	if err := k.AttachGroup(Group{Name: "g", Cgroup: cg, Bypass: true, Ports: []ports.Mapping{{Proto: "tcp", Port: 80, HostPort: 21001}}}); err != nil {
 		t.Fatal(err)
 	}
 	k.Close()
-	if err := Reset(k.Root()); err != nil {
+	if err := Reset(k.root); err != nil {
 		t.Fatalf("reset: %v", err)
 	}
-	if _, err := os.Stat(k.Root()); !os.IsNotExist(err) {
-		left, _ := filepath.Glob(filepath.Join(k.Root(), "*"))
-		t.Fatalf("after reset %s still holds %v", k.Root(), left)
+	if _, err := os.Stat(k.root); !os.IsNotExist(err) {
+		left, _ := filepath.Glob(filepath.Join(k.root, "*"))
+		t.Fatalf("after reset %s still holds %v", k.root, left)
 	}
 	if n := attachedCount(t, cg); n != 0 {
 		t.Fatalf("%d programs still attached after reset", n)

@@ -5,14 +5,9 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
-)
 
-// Mapping is one virtual port of a group and the host port that backs it.
-type Mapping struct {
-	Proto    string `json:"proto"`     // "tcp" or "udp"
-	Port     uint16 `json:"port"`      // what the group sees
-	HostPort uint16 `json:"host_port"` // what the host has
-}
+	"github.com/sockshim/sockshim/internal/ports"
+)
 
 func protoNumber(proto string) (uint8, error) {
 	switch proto {
@@ -24,7 +19,7 @@ func protoNumber(proto string) (uint8, error) {
 	return 0, fmt.Errorf("unknown protocol %q", proto)
 }
 
-func validateMappings(ms []Mapping) error {
+func validateMappings(ms []ports.Mapping) error {
 	seenPort := map[portmapPortKey]bool{}
 	seenHost := map[portmapPortKey]bool{}
 	for _, m := range ms {
@@ -49,7 +44,7 @@ func validateMappings(ms []Mapping) error {
 }
 
 // addMappings writes a group's mappings both ways.
-func (k *Kernel) addMappings(id uint64, ms []Mapping) error {
+func (k *Kernel) addMappings(id uint64, ms []ports.Mapping) error {
 	toHost, err := k.bpfMap(mapVirtualToHost)
 	if err != nil {
 		return err
@@ -84,30 +79,4 @@ func (k *Kernel) removeMappings(id uint64) error {
 		}
 	}
 	return nil
-}
-
-// Mappings reads a group's mappings back from the kernel.
-func (k *Kernel) Mappings(id uint64) ([]Mapping, error) {
-	toHost, err := k.bpfMap(mapVirtualToHost)
-	if err != nil {
-		return nil, err
-	}
-	var out []Mapping
-	var key portmapPortKey
-	var host uint16
-	it := toHost.Iterate()
-	for it.Next(&key, &host) {
-		if key.GroupId != id {
-			continue
-		}
-		proto := "tcp"
-		if key.Proto == unix.IPPROTO_UDP {
-			proto = "udp"
-		}
-		out = append(out, Mapping{Proto: proto, Port: key.Port, HostPort: host})
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", mapVirtualToHost, err)
-	}
-	return out, nil
 }

@@ -28,8 +28,10 @@ type cgroupProgram struct {
 	concern concern
 }
 
-// cgroupPrograms are attached to each group's cgroup, in this order. A test
-// checks the table against the objects.
+// cgroupPrograms are attached to each group's cgroup, in this order. The
+// attach types repeat the objects' sections, and a test checks them against
+// the objects: a pinned program does not tell its attach type, and parsing
+// the objects for it would add about half to the time a hook takes to attach.
 var cgroupPrograms = []cgroupProgram{
 	{"bypass_track_established", ebpf.AttachCGroupSockOps, concernBypass},
 	{"portmap_bind4", ebpf.AttachCGroupInet4Bind, concernPorts},

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/pin"
+	"golang.org/x/sys/unix"
 )
 
 // Reset detaches and unpins everything sockshim pinned under root: every
@@ -15,30 +19,56 @@ func Reset(root string) error {
 	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	onBPFFS, err := isOnBPFFS(root)
+	st, err := CheckFS(root)
 	if err != nil {
 		return err
 	}
-	if !onBPFFS {
+	if !st.OnBPFFS {
 		return fmt.Errorf("%s is not on a bpffs: nothing of sockshim's can be pinned there", root)
 	}
-	// Detach every group's links first, so that no attachment outlives
-	// the call (unpinning alone releases them later).
-	groups, _ := os.ReadDir(filepath.Join(root, "groups"))
-	var errs []error
-	for _, g := range groups {
-		links, _ := os.ReadDir(filepath.Join(root, "groups", g.Name()))
-		for _, l := range links {
-			if _, err := detachPinnedLink(filepath.Join(root, "groups", g.Name(), l.Name())); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	// Detach the links first, so that no attachment outlives the call
+	// (unpinning alone releases them later). On error nothing is unpinned:
+	// the pins stay for another try.
+	if err := detachLinks(filepath.Join(root, "groups")); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(root); err != nil {
 		return fmt.Errorf("unpin %s: %w", root, err)
 	}
 	return nil
+}
+
+// detachLinks detaches every link pinned under dir. The walk stops at a pin
+// that vanishes under it, as one does when a container's poststop hook
+// detaches its group meanwhile; the rest still needs detaching, so the walk
+// starts again (detaching a link twice is harmless).
+func detachLinks(dir string) error {
+	var err error
+	for range 3 {
+		if err = detachLinksOnce(dir); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
+	return err
+}
+
+func detachLinksOnce(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var errs []error
+	for p, err := range pin.WalkDir(dir, nil) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list pins under %s: %w", dir, err))
+			break
+		}
+		l, ok := p.Object.(link.Link)
+		if !ok {
+			continue
+		}
+		if err := l.Detach(); err != nil && !errors.Is(err, unix.ENOLINK) {
+			errs = append(errs, fmt.Errorf("detach %s: %w", p.Path, err))
+		}
+	}
+	return errors.Join(errs...)
 }

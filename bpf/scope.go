@@ -4,12 +4,14 @@ import (
 	"fmt"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/sockshim/sockshim/internal/ports"
 )
 
 // scopeHostPorts turns the virtual ports a bypass is scoped to into the ports
 // the group's listeners are really bound to: a remapped TCP port's host port,
 // any other port itself.
-func scopeHostPorts(ports []uint16, mappings []Mapping) []uint16 {
+func scopeHostPorts(ports []uint16, mappings []ports.Mapping) []uint16 {
 	host := map[uint16]uint16{}
 	for _, m := range mappings {
 		if m.Proto == "tcp" {

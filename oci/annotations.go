@@ -3,7 +3,11 @@
 // hooks.d file and bundle hooks that make runtimes run sockshim.
 package oci
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/sockshim/sockshim/internal/ports"
+)
 
 // The annotations sockshim reads.
 const (
@@ -19,7 +23,7 @@ func AnnotationError(key string, err error) error {
 
 // Settings are what a container's sockshim annotations ask for.
 type Settings struct {
-	Ports  []PortSpec
+	Ports  []ports.Mapping
 	Bypass bool
 	// BypassPorts scope the bypass to these container ports (see Bypass).
 	BypassPorts []uint16

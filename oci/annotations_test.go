@@ -4,6 +4,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/sockshim/sockshim/internal/ports"
 )
 
 func TestAnnotationErrorLine(t *testing.T) {
@@ -31,7 +33,7 @@ func TestParseSettings(t *testing.T) {
 	s, found, err = ParseSettings(lookupIn(map[string]string{
 		AnnotationPorts: "18080:3000/udp", AnnotationBypass: "true",
 	}))
-	want := Settings{Ports: []PortSpec{{"udp", 3000, 18080}}, Bypass: true}
+	want := Settings{Ports: []ports.Mapping{{Proto: "udp", Port: 3000, HostPort: 18080}}, Bypass: true}
 	if err != nil || !found || !reflect.DeepEqual(s, want) {
 		t.Fatalf("both annotations: %+v, %v, %v; want %+v", s, found, err, want)
 	}

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sockshim/sockshim/internal/fsutil"
 )
 
 // HooksDir is where podman and CRI-O look for hook files shipped by
@@ -17,18 +20,10 @@ const HooksFileName = "sockshim.json"
 
 // HooksFile is a hooks.d file of oci-hooks(5), version 1.0.0.
 type HooksFile struct {
-	Version string    `json:"version"`
-	Hook    HookEntry `json:"hook"`
-	When    When      `json:"when"`
-	Stages  []string  `json:"stages"`
-}
-
-// HookEntry is the program a hooks.d file runs.
-type HookEntry struct {
-	Path    string   `json:"path"`
-	Args    []string `json:"args,omitempty"`
-	Env     []string `json:"env,omitempty"`
-	Timeout *int     `json:"timeout,omitempty"`
+	Version string     `json:"version"`
+	Hook    specs.Hook `json:"hook"`
+	When    When       `json:"when"`
+	Stages  []string   `json:"stages"`
 }
 
 // When says which containers get the hook. All its conditions must match;
@@ -51,40 +46,10 @@ func NewHooksFile(binary string, args ...string) (*HooksFile, error) {
 	}
 	return &HooksFile{
 		Version: "1.0.0",
-		Hook:    HookEntry{Path: binary, Args: append([]string{filepath.Base(binary), "hook"}, args...)},
+		Hook:    specs.Hook{Path: binary, Args: append([]string{filepath.Base(binary), "hook"}, args...)},
 		When:    When{Annotations: annotationTrigger},
 		Stages:  []string{"prestart", "poststop"},
 	}, nil
-}
-
-// Matches reports whether the file's conditions select a container with
-// these annotations, as podman evaluates them: every annotation pattern must
-// match some annotation, key and value anchored.
-func (h *HooksFile) Matches(annotations map[string]string) (bool, error) {
-	if h.When.Always != nil && *h.When.Always && len(h.When.Annotations) == 0 {
-		return true, nil
-	}
-	for kp, vp := range h.When.Annotations {
-		kre, err := regexp.Compile("^(?:" + kp + ")$")
-		if err != nil {
-			return false, fmt.Errorf("hooks.d annotation key pattern %q: %w", kp, err)
-		}
-		vre, err := regexp.Compile("^(?:" + vp + ")$")
-		if err != nil {
-			return false, fmt.Errorf("hooks.d annotation value pattern %q: %w", vp, err)
-		}
-		found := false
-		for k, v := range annotations {
-			if kre.MatchString(k) && vre.MatchString(v) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false, nil
-		}
-	}
-	return len(h.When.Annotations) > 0, nil
 }
 
 // WriteHooksFile writes h as dir/sockshim.json, atomically.
@@ -97,13 +62,5 @@ func WriteHooksFile(dir string, h *HooksFile) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, HooksFileName)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	return path, nil
+	return path, fsutil.WriteFileAtomic(path, append(data, '\n'), 0o644)
 }

@@ -2,11 +2,68 @@ package oci
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"testing"
 )
+
+// hooksFileWant is what `sockshim install` writes; podman and CRI-O parse it,
+// so its bytes must not drift.
+const hooksFileWant = `{
+  "version": "1.0.0",
+  "hook": {
+    "path": "/usr/bin/sockshim",
+    "args": [
+      "sockshim",
+      "hook",
+      "--bpffs",
+      "/x"
+    ]
+  },
+  "when": {
+    "annotations": {
+      "^io\\.sockshim\\.(ports|bypass)$": ".*"
+    }
+  },
+  "stages": [
+    "prestart",
+    "poststop"
+  ]
+}
+`
+
+// matches reports whether h's conditions select a container with these
+// annotations, as podman evaluates them: every annotation pattern must match
+// some annotation, key and value anchored.
+func matches(h *HooksFile, annotations map[string]string) (bool, error) {
+	if h.When.Always != nil && *h.When.Always && len(h.When.Annotations) == 0 {
+		return true, nil
+	}
+	for kp, vp := range h.When.Annotations {
+		kre, err := regexp.Compile("^(?:" + kp + ")$")
+		if err != nil {
+			return false, fmt.Errorf("hooks.d annotation key pattern %q: %w", kp, err)
+		}
+		vre, err := regexp.Compile("^(?:" + vp + ")$")
+		if err != nil {
+			return false, fmt.Errorf("hooks.d annotation value pattern %q: %w", vp, err)
+		}
+		found := false
+		for k, v := range annotations {
+			if kre.MatchString(k) && vre.MatchString(v) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false, nil
+		}
+	}
+	return len(h.When.Annotations) > 0, nil
+}
 
 func TestHooksFile(t *testing.T) {
 	if _, err := NewHooksFile("sockshim"); err == nil {
@@ -22,6 +79,9 @@ func TestHooksFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
+	if string(data) != hooksFileWant {
+		t.Fatalf("hooks file\n%s\nwant\n%s", data, hooksFileWant)
+	}
 	var back HooksFile
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatal(err)
@@ -38,12 +98,12 @@ func TestHooksFile(t *testing.T) {
 		"io.other":                false,
 		"io.sockshim.ports/c.web": false,
 	} {
-		got, err := back.Matches(map[string]string{ann: "3000"})
+		got, err := matches(&back, map[string]string{ann: "3000"})
 		if err != nil || got != want {
 			t.Errorf("annotation %q: match %v (%v), want %v", ann, got, err, want)
 		}
 	}
-	if got, _ := back.Matches(nil); got {
+	if got, _ := matches(&back, nil); got {
 		t.Error("a container without annotations matched")
 	}
 }

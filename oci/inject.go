@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/sockshim/sockshim/internal/fsutil"
 )
 
 // InjectHooks adds binary as the prestart and poststop hook of the bundle's
@@ -87,13 +89,5 @@ func editHooks(bundle string, edit func(map[string][]specs.Hook)) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".sockshim.tmp"
-	if err := os.WriteFile(tmp, append(out, '\n'), info.Mode().Perm()); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return fsutil.WriteFileAtomic(path, append(out, '\n'), info.Mode().Perm())
 }

@@ -4,25 +4,12 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/sockshim/sockshim/internal/ports"
 )
 
 // MaxRange is the largest number of ports one LOW-HIGH item may list.
 const MaxRange = 1024
-
-// PortSpec is one virtual port of a container and, when fixed, its host port.
-type PortSpec struct {
-	Proto    string // "tcp" or "udp"
-	Port     uint16 // the container's (virtual) port
-	HostPort uint16 // fixed host port; 0: allocate one from the pool
-}
-
-// String gives the canonical item form: 3000/tcp, 18080:3000/udp.
-func (p PortSpec) String() string {
-	if p.HostPort != 0 {
-		return fmt.Sprintf("%d:%d/%s", p.HostPort, p.Port, p.Proto)
-	}
-	return fmt.Sprintf("%d/%s", p.Port, p.Proto)
-}
 
 // PortError is a value of io.sockshim.ports (or --ports) that does not
 // parse; Item is the offending item as written, minus surrounding spaces.
@@ -43,11 +30,11 @@ type protoPort struct {
 
 // ParsePorts parses a comma-separated list of PORT, HOSTPORT:PORT or
 // LOW-HIGH items, each optionally suffixed /tcp (default) or /udp. A range
-// gives one PortSpec per port, in order. tcp and udp are separate port
+// gives one ports.Mapping per port, in order. tcp and udp are separate port
 // spaces; within one, a container port or a fixed host port may be listed
 // only once.
-func ParsePorts(value string) ([]PortSpec, error) {
-	var out []PortSpec
+func ParsePorts(value string) ([]ports.Mapping, error) {
+	var out []ports.Mapping
 	ports := map[protoPort]bool{}
 	hosts := map[protoPort]bool{}
 	for _, raw := range strings.Split(value, ",") {
@@ -77,7 +64,7 @@ func ParsePorts(value string) ([]PortSpec, error) {
 
 // parseItem parses one trimmed item: PORT, HOSTPORT:PORT or LOW-HIGH, with
 // an optional /tcp or /udp.
-func parseItem(item string) ([]PortSpec, error) {
+func parseItem(item string) ([]ports.Mapping, error) {
 	if item == "" {
 		return nil, &PortError{item, "empty item"}
 	}
@@ -100,7 +87,7 @@ func parseItem(item string) ([]PortSpec, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []PortSpec{{Proto: proto, Port: p, HostPort: h}}, nil
+		return []ports.Mapping{{Proto: proto, Port: p, HostPort: h}}, nil
 	}
 	// A leading '-' is a sign, not a range: "-1" is not a port number.
 	if low, high, ok := strings.Cut(body, "-"); ok && low != "" {
@@ -110,11 +97,11 @@ func parseItem(item string) ([]PortSpec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []PortSpec{{Proto: proto, Port: p}}, nil
+	return []ports.Mapping{{Proto: proto, Port: p}}, nil
 }
 
 // parseRange expands LOW-HIGH, at most MaxRange ports.
-func parseRange(item, proto, low, high string) ([]PortSpec, error) {
+func parseRange(item, proto, low, high string) ([]ports.Mapping, error) {
 	l, err := parsePort(item, low)
 	if err != nil {
 		return nil, err
@@ -130,9 +117,9 @@ func parseRange(item, proto, low, high string) ([]PortSpec, error) {
 	if n > MaxRange {
 		return nil, &PortError{item, fmt.Sprintf("range of %d ports; at most %d", n, MaxRange)}
 	}
-	out := make([]PortSpec, 0, n)
+	out := make([]ports.Mapping, 0, n)
 	for p := int(l); p <= int(h); p++ {
-		out = append(out, PortSpec{Proto: proto, Port: uint16(p)})
+		out = append(out, ports.Mapping{Proto: proto, Port: uint16(p)})
 	}
 	return out, nil
 }

@@ -6,12 +6,14 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sockshim/sockshim/internal/ports"
 )
 
-func tcpPorts(low, high uint16) []PortSpec {
-	var out []PortSpec
+func tcpPorts(low, high uint16) []ports.Mapping {
+	var out []ports.Mapping
 	for p := int(low); p <= int(high); p++ {
-		out = append(out, PortSpec{"tcp", uint16(p), 0})
+		out = append(out, ports.Mapping{Proto: "tcp", Port: uint16(p), HostPort: 0})
 	}
 	return out
 }
@@ -19,32 +21,32 @@ func tcpPorts(low, high uint16) []PortSpec {
 func TestParsePortsValid(t *testing.T) {
 	for _, c := range []struct {
 		in   string
-		want []PortSpec
+		want []ports.Mapping
 	}{
-		{"3000", []PortSpec{{"tcp", 3000, 0}}},
-		{"3000/tcp", []PortSpec{{"tcp", 3000, 0}}},
-		{"3000/udp", []PortSpec{{"udp", 3000, 0}}},
-		{"3000/TCP", []PortSpec{{"tcp", 3000, 0}}},
-		{"3000/UDP", []PortSpec{{"udp", 3000, 0}}},
-		{"1", []PortSpec{{"tcp", 1, 0}}},
-		{"65535", []PortSpec{{"tcp", 65535, 0}}},
-		{"18080:3000", []PortSpec{{"tcp", 3000, 18080}}},
-		{"18080:3000/tcp", []PortSpec{{"tcp", 3000, 18080}}},
-		{"18080:3000/udp", []PortSpec{{"udp", 3000, 18080}}},
-		{"65535:1", []PortSpec{{"tcp", 1, 65535}}},
+		{"3000", []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 0}}},
+		{"3000/tcp", []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 0}}},
+		{"3000/udp", []ports.Mapping{{Proto: "udp", Port: 3000, HostPort: 0}}},
+		{"3000/TCP", []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 0}}},
+		{"3000/UDP", []ports.Mapping{{Proto: "udp", Port: 3000, HostPort: 0}}},
+		{"1", []ports.Mapping{{Proto: "tcp", Port: 1, HostPort: 0}}},
+		{"65535", []ports.Mapping{{Proto: "tcp", Port: 65535, HostPort: 0}}},
+		{"18080:3000", []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 18080}}},
+		{"18080:3000/tcp", []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 18080}}},
+		{"18080:3000/udp", []ports.Mapping{{Proto: "udp", Port: 3000, HostPort: 18080}}},
+		{"65535:1", []ports.Mapping{{Proto: "tcp", Port: 1, HostPort: 65535}}},
 		{"4000-4002", tcpPorts(4000, 4002)},
-		{"4000-4001/udp", []PortSpec{{"udp", 4000, 0}, {"udp", 4001, 0}}},
-		{"4000-4000", []PortSpec{{"tcp", 4000, 0}}},
+		{"4000-4001/udp", []ports.Mapping{{Proto: "udp", Port: 4000, HostPort: 0}, {Proto: "udp", Port: 4001, HostPort: 0}}},
+		{"4000-4000", []ports.Mapping{{Proto: "tcp", Port: 4000, HostPort: 0}}},
 		{"1-1024", tcpPorts(1, 1024)}, // exactly MaxRange ports
 		{"64512-65535", tcpPorts(64512, 65535)},
-		{"3000/tcp,3000/udp", []PortSpec{{"tcp", 3000, 0}, {"udp", 3000, 0}}},
-		{"18080:3000/tcp,18080:3000/udp", []PortSpec{{"tcp", 3000, 18080}, {"udp", 3000, 18080}}},
-		{"3000-3001,3000-3001/udp", []PortSpec{{"tcp", 3000, 0}, {"tcp", 3001, 0}, {"udp", 3000, 0}, {"udp", 3001, 0}}},
-		{" 80 , 443 ", []PortSpec{{"tcp", 80, 0}, {"tcp", 443, 0}}},
-		{"\t8080\n", []PortSpec{{"tcp", 8080, 0}}},
-		{"80,18080:3000/udp,4000-4001", []PortSpec{{"tcp", 80, 0}, {"udp", 3000, 18080}, {"tcp", 4000, 0}, {"tcp", 4001, 0}}},
-		{"3000:3000", []PortSpec{{"tcp", 3000, 3000}}},
-		{"80,18080:8080", []PortSpec{{"tcp", 80, 0}, {"tcp", 8080, 18080}}},
+		{"3000/tcp,3000/udp", []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 0}, {Proto: "udp", Port: 3000, HostPort: 0}}},
+		{"18080:3000/tcp,18080:3000/udp", []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 18080}, {Proto: "udp", Port: 3000, HostPort: 18080}}},
+		{"3000-3001,3000-3001/udp", []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 0}, {Proto: "tcp", Port: 3001, HostPort: 0}, {Proto: "udp", Port: 3000, HostPort: 0}, {Proto: "udp", Port: 3001, HostPort: 0}}},
+		{" 80 , 443 ", []ports.Mapping{{Proto: "tcp", Port: 80, HostPort: 0}, {Proto: "tcp", Port: 443, HostPort: 0}}},
+		{"\t8080\n", []ports.Mapping{{Proto: "tcp", Port: 8080, HostPort: 0}}},
+		{"80,18080:3000/udp,4000-4001", []ports.Mapping{{Proto: "tcp", Port: 80, HostPort: 0}, {Proto: "udp", Port: 3000, HostPort: 18080}, {Proto: "tcp", Port: 4000, HostPort: 0}, {Proto: "tcp", Port: 4001, HostPort: 0}}},
+		{"3000:3000", []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 3000}}},
+		{"80,18080:8080", []ports.Mapping{{Proto: "tcp", Port: 80, HostPort: 0}, {Proto: "tcp", Port: 8080, HostPort: 18080}}},
 	} {
 		got, err := ParsePorts(c.in)
 		if err != nil {
@@ -141,11 +143,11 @@ func TestPortErrorLine(t *testing.T) {
 }
 
 func TestPortSpecString(t *testing.T) {
-	for spec, want := range map[PortSpec]string{
-		{"tcp", 3000, 0}:     "3000/tcp",
-		{"udp", 3000, 0}:     "3000/udp",
-		{"tcp", 3000, 18080}: "18080:3000/tcp",
-		{"udp", 3000, 18080}: "18080:3000/udp",
+	for spec, want := range map[ports.Mapping]string{
+		{Proto: "tcp", Port: 3000, HostPort: 0}:     "3000/tcp",
+		{Proto: "udp", Port: 3000, HostPort: 0}:     "3000/udp",
+		{Proto: "tcp", Port: 3000, HostPort: 18080}: "18080:3000/tcp",
+		{Proto: "udp", Port: 3000, HostPort: 18080}: "18080:3000/udp",
 	} {
 		if got := spec.String(); got != want {
 			t.Errorf("%+v.String() = %q, want %q", spec, got, want)

@@ -62,27 +62,6 @@ func ReadConfig(bundle string) (*specs.Spec, error) {
 	return &spec, nil
 }
 
-// HasOwnNetwork reports whether the config gives the container a network
-// namespace of its own: a network namespace without a path (a new one), or
-// with a path other than the host's.
-func HasOwnNetwork(spec *specs.Spec) bool {
-	if spec == nil || spec.Linux == nil {
-		return false
-	}
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.NetworkNamespace {
-			return ns.Path == "" || !sameFile(ns.Path, "/proc/self/ns/net")
-		}
-	}
-	return false
-}
-
-func sameFile(a, b string) bool {
-	sa, err1 := os.Stat(a)
-	sb, err2 := os.Stat(b)
-	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
-}
-
 // MaxIDLength is the longest container id sockshim accepts: ids name its
 // records and pins, one path element each (runtimes use 64 hex digits).
 const MaxIDLength = 128

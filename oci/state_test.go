@@ -2,21 +2,34 @@ package oci
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// readStateFile reads one of the shared OCI states in ../testdata/oci.
+func readStateFile(t *testing.T, name string) (*specs.State, error) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "testdata", "oci", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return ReadState(f)
+}
+
 func TestReadState(t *testing.T) {
-	st, err := ReadState(strings.NewReader(`{"ociVersion":"1.0.2","id":"c1","status":"created","pid":42,"bundle":"/b","annotations":{"io.sockshim.ports":"3000"}}`))
+	st, err := readStateFile(t, "state-created.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.ID != "c1" || st.Pid != 42 || st.Bundle != "/b" || st.Status != specs.StateCreated || st.Annotations[AnnotationPorts] != "3000" {
 		t.Fatalf("state %+v", st)
 	}
-	old, err := ReadState(strings.NewReader(`{"id":"c2","status":"stopped","bundlePath":"/old"}`))
+	old, err := readStateFile(t, "state-stopped-bundlepath.json")
 	if err != nil || old.Bundle != "/old" {
 		t.Fatalf("bundlePath: %+v, %v", old, err)
 	}

@@ -199,8 +199,8 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 
 /* The counters of the group sending: sk_msg runs in the sending task's
  * context, whose cgroup is the group's own or a descendant of it. Looking the
- * group up this way needs no per-socket state (an sk_storage written for
- * every connection cost 8 % of the connection rate). */
+ * group up this way needs no per-socket state (an sk_storage written at
+ * every connection would slow each connection's set-up). */
 static __always_inline struct redirect_counters *sender_counters(void)
 {
 	struct redirect_counters *c;

@@ -24,8 +24,7 @@
  * closes or shuts down its socket: the kernel gives up on an orphaned socket
  * whose probes have backed off to the cap (tcp_orphan_retries, "alive"), so
  * an orphan keeping the cap would be dropped after a second of zero window
- * with its last bytes unsent and no FIN, its peer waiting forever (seen on
- * 1 or 2 of 200 connections in half of the load runs made beside another).
+ * with its last bytes unsent and no FIN, its peer waiting forever.
  */
 #pragma once
 

@@ -6,11 +6,11 @@
  * (measured on 6.18.44: a sender whose peer never reads queues 1.5 GiB, until
  * the host's TCP memory reaches tcp_mem's pressure mark, and then gets
  * ENOMEM, as every other socket of the host starts being squeezed). So a
- * redirect is only made while the peer's queue stays within what the normal
- * path would let this sender put in flight: its send buffer plus the peer's
- * receive buffer. Past that, the socket's sends take the normal path, where
- * TCP's window blocks the sender until the peer reads (the bytes queued by
- * redirects count in the peer's receive memory, so its window is shut).
+ * redirect is only made while the peer's queue stays within a part of the
+ * peer's receive buffer (peer_room, below). Past that, the socket's sends
+ * take the normal path, where TCP's window blocks the sender until the peer
+ * reads (the bytes queued by redirects count in the peer's receive memory,
+ * so its window is shut).
  *
  * Back to redirects only once the normal path is drained: every byte this
  * socket sent by it acknowledged by the peer, which the peer's TCP does only

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,19 +90,25 @@ func Remove(mnt, path string) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	rel, err := relative(mnt, path)
+	m, err := load(mnt, path)
 	if err != nil {
 		return err
 	}
-	m, err := cgroup2.Load(rel, cgroup2.WithMountpoint(mnt))
-	if err != nil {
-		return fmt.Errorf("load cgroup %s: %w", path, err)
-	}
-	if procs, _ := m.Procs(true); len(procs) > 0 {
+	procs, err := m.Procs(true)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// Removed (or a child of it removed) while we listed: Delete below
+		// tells which.
+	case err != nil:
+		return fmt.Errorf("processes of cgroup %s: %w", path, err)
+	case len(procs) > 0:
 		if err := m.Kill(); err != nil {
 			return fmt.Errorf("kill processes of cgroup %s: %w", path, err)
 		}
 	}
+	// Our own retry, although Delete retries: Delete fails at once while the
+	// tree still lists processes (cgroup.kill does not wait for them to
+	// exit) and retries only the rmdir, for about 150 ms.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		err = m.Delete()
@@ -125,42 +132,61 @@ func relative(mnt, path string) (string, error) {
 	return "/" + rel, nil
 }
 
-// ForPID returns the cgroup v2 directory of process pid, below mnt.
-func ForPID(mnt string, pid int) (string, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("process %d does not exist", pid)
-	}
+// load returns the manager of the child cgroup at path; like relative, it
+// refuses the root, so nothing here moves processes into it.
+func load(mnt, path string) (*cgroup2.Manager, error) {
+	rel, err := relative(mnt, path)
 	if err != nil {
-		return "", fmt.Errorf("cgroup of process %d: %w", pid, err)
+		return nil, err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "0::"); ok {
-			return filepath.Join(mnt, rest), nil
-		}
+	m, err := cgroup2.Load(rel, cgroup2.WithMountpoint(mnt))
+	if err != nil {
+		return nil, fmt.Errorf("load cgroup %s: %w", path, err)
 	}
-	return "", fmt.Errorf("process %d is in no cgroup v2", pid)
+	return m, nil
 }
 
-// Procs lists the processes directly in the cgroup at path.
-func Procs(path string) ([]int, error) {
-	data, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
+// ForPID returns the cgroup v2 directory of process pid, below mnt.
+func ForPID(mnt string, pid int) (string, error) {
+	rel, err := cgroup2.PidGroupPath(pid)
+	var pe *fs.PathError
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("process %d does not exist", pid)
+	case errors.As(err, &pe):
+		return "", fmt.Errorf("cgroup of process %d: %w", pid, err)
+	case err != nil: // the file was read but has no "0::" line
+		return "", fmt.Errorf("process %d is in no cgroup v2", pid)
+	}
+	return filepath.Join(mnt, rel), nil
+}
+
+// Procs lists the processes directly in the child cgroup at path (below
+// the v2 mountpoint mnt).
+func Procs(mnt, path string) ([]int, error) {
+	m, err := load(mnt, path)
+	if err != nil {
+		return nil, err
+	}
+	procs, err := m.Procs(false)
 	if err != nil {
 		return nil, fmt.Errorf("processes of cgroup %s: %w", path, err)
 	}
-	var pids []int
-	for _, f := range strings.Fields(string(data)) {
-		var pid int
-		if _, err := fmt.Sscan(f, &pid); err == nil {
-			pids = append(pids, pid)
-		}
+	pids := make([]int, len(procs))
+	for i, p := range procs {
+		pids[i] = int(p)
 	}
 	return pids, nil
 }
 
-// Move puts process pid into the cgroup at path.
-func Move(path string, pid int) error {
-	if err := os.WriteFile(filepath.Join(path, "cgroup.procs"), []byte(fmt.Sprint(pid)), 0); err != nil {
+// Move puts process pid into the child cgroup at path (below the v2
+// mountpoint mnt).
+func Move(mnt, path string, pid int) error {
+	m, err := load(mnt, path)
+	if err != nil {
+		return err
+	}
+	if err := m.AddProc(uint64(pid)); err != nil {
 		return fmt.Errorf("move process %d into %s: %w", pid, path, err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,33 +18,51 @@ func ForContainer(mnt, id string, pid int) (cg, movedFrom string, err error) {
 	if err != nil {
 		return "", "", err
 	}
+	return forContainerIn(mnt, cur, id, pid)
+}
+
+// forContainerIn is ForContainer for a process found in cgroup cur; apart so
+// that tests can check the refusal of the root without a process there.
+func forContainerIn(mnt, cur, id string, pid int) (cg, movedFrom string, err error) {
 	if cur == mnt {
 		return "", "", fmt.Errorf("process %d is in the root cgroup of the v2 hierarchy: refusing (a container runtime gives each container a cgroup of its own)", pid)
 	}
-	procs, err := Procs(cur)
+	procs, err := Procs(mnt, cur)
 	if err != nil {
 		return "", "", err
 	}
 	if len(procs) == 1 && procs[0] == pid {
 		return cur, "", nil
 	}
-	child := filepath.Join(cur, "sockshim-"+id)
-	if err := Create(mnt, child); err != nil {
+	m, err := load(mnt, cur)
+	if err != nil {
 		return "", "", err
 	}
-	if err := Move(child, pid); err != nil {
-		os.Remove(child)
+	name := "sockshim-" + id
+	child := filepath.Join(cur, name)
+	// No resources: no controllers to enable, nothing written above cur.
+	if _, err := m.NewChild(name, nil); err != nil {
+		return "", "", fmt.Errorf("create cgroup %s: %w", child, err)
+	}
+	if err := Move(mnt, child, pid); err != nil {
+		if rmErr := os.Remove(child); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("remove cgroup %s: %w", child, rmErr))
+		}
 		return "", "", err
 	}
 	return child, cur, nil
 }
 
 // Restore undoes ForContainer after a failure: the process goes back to the
-// cgroup it came from and the child cgroup is removed.
-func Restore(cg, movedFrom string, pid int) {
+// cgroup it came from and the child cgroup is removed. Both are tried; the
+// error joins what failed.
+func Restore(mnt, cg, movedFrom string, pid int) error {
 	if movedFrom == "" {
-		return
+		return nil
 	}
-	Move(movedFrom, pid)
-	os.Remove(cg)
+	err := Move(mnt, movedFrom, pid)
+	if rmErr := os.Remove(cg); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+		err = errors.Join(err, fmt.Errorf("remove cgroup %s: %w", cg, rmErr))
+	}
+	return err
 }

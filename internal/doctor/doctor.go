@@ -18,15 +18,12 @@ import (
 	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
 
+	"github.com/sockshim/sockshim/bpf"
 	"github.com/sockshim/sockshim/internal/cgroup"
 )
 
 // DefaultBPFFS is sockshim's bpffs root when Options.BPFFS is empty.
-const DefaultBPFFS = "/sys/fs/bpf/sockshim"
-
-// systemBPFFS is where sockshim mounts a bpffs itself when its root lies
-// below it and none is mounted (see bpf.Open).
-const systemBPFFS = "/sys/fs/bpf"
+const DefaultBPFFS = bpf.DefaultRoot
 
 // Check is one line of the report.
 type Check struct {
@@ -232,41 +229,20 @@ func cgroupV2() Check {
 // bpffs. It never mounts anything.
 func bpffs(root string) Check {
 	c := Check{Name: "bpffs", Required: true}
-	root = filepath.Clean(root)
-	p := root
-	for {
-		var st unix.Statfs_t
-		err := unix.Statfs(p, &st)
-		if err == nil {
-			if st.Type == unix.BPF_FS_MAGIC {
-				c.OK = true
-				if p == root {
-					c.Detail = root + " is on a bpffs"
-				} else {
-					c.Detail = fmt.Sprintf("%s is on a bpffs (%s is created on first use)", p, root)
-				}
-				return c
-			}
-			break
-		}
-		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
-			c.Detail = fmt.Sprintf("statfs %s: %v", p, err)
-			c.Fix = "check the permissions of " + p
-			return c
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			break
-		}
-		p = parent
+	st, err := bpf.CheckFS(root)
+	switch {
+	case err != nil:
+		c.Detail, c.Fix = err.Error(), "check the permissions of "+st.Base
+	case st.OnBPFFS && st.Base == filepath.Clean(root):
+		c.OK, c.Detail = true, st.Base+" is on a bpffs"
+	case st.OnBPFFS:
+		c.OK, c.Detail = true, fmt.Sprintf("%s is on a bpffs (%s is created on first use)", st.Base, root)
+	case st.AutoMount:
+		c.OK, c.Detail = true, fmt.Sprintf("not mounted; sockshim mounts it on first use (by hand: mount -t bpf bpf %s)", bpf.SystemBPFFS)
+	default:
+		c.Detail = fmt.Sprintf("%s is not on a bpffs, and sockshim only mounts one itself on %s", root, bpf.SystemBPFFS)
+		c.Fix = fmt.Sprintf("mkdir -p %s && mount -t bpf bpf %s, or point SOCKSHIM_BPFFS below %s", root, root, bpf.SystemBPFFS)
 	}
-	if root == systemBPFFS || strings.HasPrefix(root, systemBPFFS+"/") {
-		c.OK = true
-		c.Detail = fmt.Sprintf("not mounted; sockshim mounts it on first use (by hand: mount -t bpf bpf %s)", systemBPFFS)
-		return c
-	}
-	c.Detail = fmt.Sprintf("%s is not on a bpffs, and sockshim only mounts one itself on %s", root, systemBPFFS)
-	c.Fix = fmt.Sprintf("mkdir -p %s && mount -t bpf bpf %s, or point SOCKSHIM_BPFFS below %s", root, root, systemBPFFS)
 	return c
 }
 

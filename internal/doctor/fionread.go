@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/rawsock"
 )
 
 // probeBytes is how many bytes ProbeFIONREAD sends.
@@ -71,7 +73,7 @@ func ProbeFIONREAD(withVerdict bool) (fionread int, sent int, woke bool, err err
 	}
 	defer sockhash.Close()
 
-	client, receiver, err := loopbackPair()
+	client, receiver, err := rawsock.Pair(rawsock.NonBlock, probeTimeout)
 	if err != nil {
 		return 0, 0, false, err
 	}
@@ -92,15 +94,16 @@ func ProbeFIONREAD(withVerdict bool) (fionread int, sent int, woke bool, err err
 	}
 
 	payload := probePayload(probeBytes)
-	if err := writeAll(client, payload); err != nil {
+	if err := rawsock.WriteAll(client, payload, rawsock.Within(probeTimeout)); err != nil {
 		return 0, 0, false, fmt.Errorf("send: %w", err)
 	}
 	sent = len(payload)
 
-	woke, err = epollWait(epfd, probeTimeout)
+	ready, err := rawsock.EpollWait(epfd, make([]unix.EpollEvent, 1), probeTimeout)
 	if err != nil {
 		return 0, sent, false, err
 	}
+	woke = ready > 0
 	// The wakeup may come before the last segment is queued: give FIONREAD
 	// a short while to reach the full count before taking it.
 	settle := time.Now().Add(200 * time.Millisecond)
@@ -115,9 +118,9 @@ func ProbeFIONREAD(withVerdict bool) (fionread int, sent int, woke bool, err err
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	got, err := readN(receiver, sent, probeTimeout)
-	if err != nil {
-		return fionread, sent, woke, err
+	got := make([]byte, sent)
+	if err := rawsock.ReadFull(receiver, got, rawsock.Within(probeTimeout)); err != nil {
+		return fionread, sent, woke, fmt.Errorf("read back: %w", err)
 	}
 	if !bytes.Equal(got, payload) {
 		return fionread, sent, woke, errors.New("the bytes read back differ from those sent")
@@ -133,158 +136,4 @@ func probePayload(n int) []byte {
 		b[i] = byte(i*7 + i/256)
 	}
 	return b
-}
-
-// loopbackPair returns the two ends of a TCP connection over 127.0.0.1, as
-// non-blocking raw fds outside Go's netpoller. The listener is closed.
-func loopbackPair() (client, receiver int, err error) {
-	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, -1, fmt.Errorf("socket: %w", err)
-	}
-	defer unix.Close(ln)
-	if err := unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		return -1, -1, fmt.Errorf("bind 127.0.0.1:0: %w", err)
-	}
-	if err := unix.Listen(ln, 1); err != nil {
-		return -1, -1, fmt.Errorf("listen: %w", err)
-	}
-	sa, err := unix.Getsockname(ln)
-	if err != nil {
-		return -1, -1, fmt.Errorf("getsockname: %w", err)
-	}
-
-	client, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, -1, fmt.Errorf("socket: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			unix.Close(client)
-		}
-	}()
-	if err := unix.Connect(client, sa); err != nil && !errors.Is(err, unix.EINPROGRESS) {
-		return -1, -1, fmt.Errorf("connect to %v: %w", sa, err)
-	}
-	if ready, err := pollFD(client, unix.POLLOUT, probeTimeout); err != nil || !ready {
-		return -1, -1, fmt.Errorf("connect over loopback did not complete in %v (%v)", probeTimeout, err)
-	}
-	soErr, err := unix.GetsockoptInt(client, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return -1, -1, fmt.Errorf("getsockopt(SO_ERROR): %w", err)
-	}
-	if soErr != 0 {
-		return -1, -1, fmt.Errorf("connect to %v: %w", sa, unix.Errno(soErr))
-	}
-	if ready, err := pollFD(ln, unix.POLLIN, probeTimeout); err != nil || !ready {
-		return -1, -1, fmt.Errorf("no connection to accept within %v (%v)", probeTimeout, err)
-	}
-	for {
-		receiver, _, err = unix.Accept4(ln, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		return -1, -1, fmt.Errorf("accept: %w", err)
-	}
-	ok = true
-	return client, receiver, nil
-}
-
-// pollFD waits up to timeout for events on fd, retrying on EINTR.
-func pollFD(fd int, events int16, timeout time.Duration) (bool, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		ms := int(time.Until(deadline).Milliseconds())
-		if ms < 0 {
-			ms = 0
-		}
-		fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
-		n, err := unix.Poll(fds, ms)
-		if errors.Is(err, unix.EINTR) && ms > 0 {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("poll: %w", err)
-		}
-		return n > 0, nil
-	}
-}
-
-// epollWait waits up to timeout for an event on epfd, retrying on EINTR
-// (Go's preemption signals interrupt it).
-func epollWait(epfd int, timeout time.Duration) (bool, error) {
-	deadline := time.Now().Add(timeout)
-	events := make([]unix.EpollEvent, 1)
-	for {
-		ms := int(time.Until(deadline).Milliseconds())
-		if ms < 0 {
-			ms = 0
-		}
-		n, err := unix.EpollWait(epfd, events, ms)
-		if errors.Is(err, unix.EINTR) && ms > 0 {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("epoll_wait: %w", err)
-		}
-		return n > 0, nil
-	}
-}
-
-// writeAll writes b to the non-blocking fd.
-func writeAll(fd int, b []byte) error {
-	deadline := time.Now().Add(probeTimeout)
-	for len(b) > 0 {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d bytes not sent within %v", len(b), probeTimeout)
-		}
-		n, err := unix.Write(fd, b)
-		if n > 0 {
-			b = b[n:]
-		}
-		switch {
-		case err == nil, errors.Is(err, unix.EINTR):
-		case errors.Is(err, unix.EAGAIN):
-			if ready, perr := pollFD(fd, unix.POLLOUT, time.Until(deadline)); perr != nil || !ready {
-				return fmt.Errorf("%d bytes not sent within %v (%v)", len(b), probeTimeout, perr)
-			}
-		default:
-			return err
-		}
-	}
-	return nil
-}
-
-// readN reads n bytes from the non-blocking fd within timeout.
-func readN(fd, n int, timeout time.Duration) ([]byte, error) {
-	deadline := time.Now().Add(timeout)
-	got := make([]byte, 0, n)
-	buf := make([]byte, n)
-	for len(got) < n {
-		if time.Now().After(deadline) {
-			return got, fmt.Errorf("read back: only %d of %d bytes arrived within %v", len(got), n, timeout)
-		}
-		m, err := unix.Read(fd, buf[:n-len(got)])
-		switch {
-		case err == nil && m == 0:
-			return got, fmt.Errorf("read back: end of stream after %d of %d bytes", len(got), n)
-		case err == nil:
-			got = append(got, buf[:m]...)
-		case errors.Is(err, unix.EINTR):
-		case errors.Is(err, unix.EAGAIN):
-			ready, perr := pollFD(fd, unix.POLLIN, time.Until(deadline))
-			if perr != nil {
-				return got, perr
-			}
-			if !ready {
-				return got, fmt.Errorf("read back: only %d of %d bytes arrived within %v", len(got), n, timeout)
-			}
-		default:
-			return got, fmt.Errorf("read back after %d of %d bytes: %w", len(got), n, err)
-		}
-	}
-	return got, nil
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/rawsock"
 )
 
 // readPair is a loopback TCP connection for the receive-path probes. When
@@ -43,7 +45,7 @@ func newReadPair(inSockhash bool) (_ *readPair, err error) {
 			return nil, err
 		}
 	}
-	if p.client, p.receiver, err = loopbackPair(); err != nil {
+	if p.client, p.receiver, err = rawsock.Pair(rawsock.NonBlock, probeTimeout); err != nil {
 		return nil, err
 	}
 	if p.sockhash != nil {

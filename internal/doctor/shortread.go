@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/rawsock"
 )
 
 // A short-read probe asks for wholeBytes when only partBytes are queued,
@@ -55,7 +57,7 @@ func probeShortRead(inSockhash bool, flags, rcvlowat int) (readResult, error) {
 		rest = rcvlowat
 	}
 	payload := probePayload(partBytes + rest)
-	if err := writeAll(p.client, payload[:partBytes]); err != nil {
+	if err := rawsock.WriteAll(p.client, payload[:partBytes], rawsock.Within(probeTimeout)); err != nil {
 		return readResult{}, fmt.Errorf("send the first part: %w", err)
 	}
 	if err := p.waitQueued(partBytes); err != nil {
@@ -75,7 +77,7 @@ func probeShortRead(inSockhash bool, flags, rcvlowat int) (readResult, error) {
 		r.finish(p.receiver, 0)
 		return readResult{}, err
 	}
-	if err := writeAll(p.client, payload[partBytes:]); err != nil {
+	if err := rawsock.WriteAll(p.client, payload[partBytes:], rawsock.Within(probeTimeout)); err != nil {
 		r.finish(p.receiver, 0)
 		return readResult{}, fmt.Errorf("send the rest: %w", err)
 	}

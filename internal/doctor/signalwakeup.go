@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/rawsock"
 )
 
 // signalDelay is how long after the signal the data is sent: long enough
@@ -44,7 +46,7 @@ func probeSignalWakeup(inSockhash bool) (readResult, error) {
 		return readResult{}, fmt.Errorf("signal the receiving thread: %w", err)
 	}
 	time.Sleep(signalDelay)
-	if err := writeAll(p.client, payload); err != nil {
+	if err := rawsock.WriteAll(p.client, payload, rawsock.Within(probeTimeout)); err != nil {
 		r.finish(p.receiver, 0)
 		return readResult{}, fmt.Errorf("send: %w", err)
 	}

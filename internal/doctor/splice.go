@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/rawsock"
 )
 
 // probeSplice splices from the receiving socket into a pipe once the bytes
@@ -27,7 +29,7 @@ func probeSplice(inSockhash bool) (readResult, error) {
 	defer unix.Close(pipe[1])
 
 	payload := probePayload(probeBytes)
-	if err := writeAll(p.client, payload); err != nil {
+	if err := rawsock.WriteAll(p.client, payload, rawsock.Within(probeTimeout)); err != nil {
 		return readResult{}, fmt.Errorf("send: %w", err)
 	}
 	if err := p.waitQueued(len(payload)); err != nil {
@@ -43,8 +45,8 @@ func probeSplice(inSockhash bool) (readResult, error) {
 			return readResult{}, fmt.Errorf("read the %d B splice moved from the pipe: %d B (%v)", moved, m, err)
 		}
 	}
-	rest, err := readN(p.receiver, len(payload)-moved, probeTimeout)
-	if err != nil {
+	rest := make([]byte, len(payload)-moved)
+	if err := rawsock.ReadFull(p.receiver, rest, rawsock.Within(probeTimeout)); err != nil {
 		return readResult{}, fmt.Errorf("after splice moved %d B: %w", moved, err)
 	}
 	if !bytes.Equal(append(got, rest...), payload) {

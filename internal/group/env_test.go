@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/ports"
 	"github.com/sockshim/sockshim/internal/records"
 	"github.com/sockshim/sockshim/internal/testenv"
-	"github.com/sockshim/sockshim/oci"
 )
 
 // env is one test's private sockshim: its own bpffs, state directory and
@@ -17,6 +17,7 @@ import (
 // untouched.
 type env struct {
 	k      *bpf.Kernel
+	bpffs  string
 	store  *records.Store
 	parent string
 }
@@ -35,10 +36,10 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{k: k, store: store, parent: testenv.CgroupParent(t)}
+	e := &env{k: k, bpffs: root, store: store, parent: testenv.CgroupParent(t)}
 	mnt := testenv.CgroupMount(t)
 	t.Cleanup(func() {
-		if n, err := bpf.AttachedPrograms(mnt); err != nil || n != 0 {
+		if n, err := testenv.AttachedPrograms(mnt); err != nil || n != 0 {
 			t.Errorf("root cgroup %s has %d programs attached (%v)", mnt, n, err)
 		}
 	})
@@ -46,10 +47,10 @@ func newEnv(t *testing.T) *env {
 }
 
 // group sets a group up in a new child cgroup and tears it down in cleanup.
-func (e *env) group(t *testing.T, name string, bypass bool, ports ...oci.PortSpec) (*records.Record, string) {
+func (e *env) group(t *testing.T, name string, bypass bool, ports ...ports.Mapping) (*records.Record, string) {
 	t.Helper()
 	cg := testenv.Cgroup(t, e.parent, name)
-	rec, err := Setup(e.k, e.store, Spec{ID: name, Kind: "run", Cgroup: cg, Bypass: bypass, Ports: ports, Pool: testPool})
+	rec, err := Setup(e.k, e.store, records.Record{ID: name, Kind: records.KindRun, Cgroup: cg, Bypass: bypass, Ports: ports}, testPool)
 	if err != nil {
 		t.Fatalf("set up %s: %v", name, err)
 	}
@@ -61,8 +62,8 @@ func (e *env) group(t *testing.T, name string, bypass bool, ports ...oci.PortSpe
 	return rec, cg
 }
 
-func tcp(port uint16) oci.PortSpec { return oci.PortSpec{Proto: "tcp", Port: port} }
-func udp(port uint16) oci.PortSpec { return oci.PortSpec{Proto: "udp", Port: port} }
+func tcp(port uint16) ports.Mapping { return ports.Mapping{Proto: "tcp", Port: port} }
+func udp(port uint16) ports.Mapping { return ports.Mapping{Proto: "udp", Port: port} }
 
 func hostPort(t *testing.T, rec *records.Record, proto string, port uint16) uint16 {
 	t.Helper()

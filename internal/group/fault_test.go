@@ -1,6 +1,7 @@
 package group
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,16 +27,23 @@ func TestFaultsDuringTraffic(t *testing.T) {
 			}
 		},
 		"reset": func(t *testing.T, e *env, a string) {
-			if err := bpf.Reset(e.k.Root()); err != nil {
+			if err := bpf.Reset(e.bpffs); err != nil {
 				t.Errorf("reset during traffic: %v", err)
 			}
 		},
 		"cgroup removal": func(t *testing.T, e *env, a string) {
 			// The processes leave first (a cgroup with processes cannot
 			// go); the kernel then drops the cgroup's attachments.
-			procs, _ := cgroup.Procs(a)
+			mnt := testenv.CgroupMount(t)
+			procs, err := cgroup.Procs(mnt, a)
+			if err != nil {
+				t.Errorf("processes of the cgroup during traffic: %v", err)
+			}
 			for _, pid := range procs {
-				cgroup.Move(e.parent, pid)
+				// ESRCH: the process ended after the listing.
+				if err := cgroup.Move(mnt, e.parent, pid); err != nil && !errors.Is(err, syscall.ESRCH) {
+					t.Errorf("move out of the cgroup during traffic: %v", err)
+				}
 			}
 			if err := os.Remove(a); err != nil {
 				t.Errorf("remove cgroup during traffic: %v", err)

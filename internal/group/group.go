@@ -10,27 +10,19 @@ import (
 	"time"
 
 	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/ports"
 	"github.com/sockshim/sockshim/internal/records"
-	"github.com/sockshim/sockshim/oci"
 )
 
-// Spec is what a group asks for.
-type Spec struct {
-	ID            string
-	Kind          string // "run" or "container"
-	Cgroup        string
-	Bypass        bool
-	BypassPorts   []uint16 // scope of the bypass; empty: every connection
-	Ports         []oci.PortSpec
-	Pool          Pool
-	CreatedCgroup bool
-}
+// ErrAlreadySetUp is returned by Setup for a group id that has a record.
+var ErrAlreadySetUp = errors.New("is already set up (run `sockshim gc` if it is stale)")
 
-// Setup allocates the host ports, attaches the treatment to the cgroup and
-// writes the record, in that order under the state lock. On error nothing of
-// the group is left behind.
-func Setup(k *bpf.Kernel, store *records.Store, spec Spec) (*records.Record, error) {
-	id, err := bpf.CgroupID(spec.Cgroup)
+// Setup allocates the host ports of want (a record as asked for: its ports'
+// host port 0 means one from pool), attaches the treatment to want.Cgroup
+// and writes the record, in that order under the state lock, and returns
+// the record as set up. On error nothing of the group is left behind.
+func Setup(k *bpf.Kernel, store *records.Store, want records.Record, pool Pool) (*records.Record, error) {
+	id, err := bpf.CgroupID(want.Cgroup)
 	if err != nil {
 		return nil, err
 	}
@@ -40,50 +32,52 @@ func Setup(k *bpf.Kernel, store *records.Store, spec Spec) (*records.Record, err
 	}
 	defer unlock()
 
-	if _, err := store.Read(spec.ID); err == nil {
-		return nil, fmt.Errorf("%s is already set up (run `sockshim gc` if it is stale)", spec.ID)
+	if _, err := store.Read(want.ID); err == nil {
+		return nil, fmt.Errorf("%s %w", want.ID, ErrAlreadySetUp)
 	}
-	mappings, err := allocate(store, spec)
-	if err != nil {
+	rec := want
+	if rec.Ports, err = allocate(store, want.ID, want.Ports, pool); err != nil {
 		return nil, err
 	}
-	var warnings []string
-	if spec.Bypass && !k.BypassAvailable() {
+	if rec.Bypass && !k.BypassAvailable() {
 		// Degrade, do not refuse: the group starts on the normal path.
-		spec.Bypass, spec.BypassPorts = false, nil
-		warnings = append(warnings, "io.sockshim.bypass: "+bpf.ErrBypassUnavailable.Error()+"; using the normal path")
+		rec.Bypass, rec.BypassPorts = false, nil
+		rec.Warnings = append(rec.Warnings, "io.sockshim.bypass: "+bpf.ErrBypassUnavailable.Error()+"; using the normal path")
 	}
-	rec := &records.Record{
-		ID:            spec.ID,
-		Kind:          spec.Kind,
-		Cgroup:        spec.Cgroup,
-		CgroupID:      id,
-		Bypass:        spec.Bypass,
-		BypassPorts:   spec.BypassPorts,
-		Ports:         mappings,
-		CreatedCgroup: spec.CreatedCgroup,
-		Warnings:      warnings,
-		Created:       time.Now().UTC(),
-	}
+	rec.CgroupID, rec.Created = id, time.Now().UTC()
 	// The record goes first so that a crash between the two leaves
 	// something gc can find.
-	if err := store.Write(rec); err != nil {
+	if err := store.Write(&rec); err != nil {
 		return nil, err
 	}
-	g := bpf.Group{Name: spec.ID, Cgroup: spec.Cgroup, Bypass: spec.Bypass, BypassPorts: spec.BypassPorts, Ports: mappings}
-	if err := k.AttachGroup(g); err != nil {
-		store.Delete(spec.ID)
-		return nil, err
+	if err := k.AttachGroup(attachment(&rec)); err != nil {
+		return nil, errors.Join(err, store.Delete(rec.ID))
 	}
-	return rec, nil
+	return &rec, nil
 }
 
-// Teardown detaches a group and removes its record. A group that is not (or
-// no longer) set up is not an error.
+// attachment is what the kernel needs of a record.
+func attachment(r *records.Record) bpf.Group {
+	return bpf.Group{Name: r.ID, Cgroup: r.Cgroup, Bypass: r.Bypass, BypassPorts: r.BypassPorts, Ports: r.Ports}
+}
+
+// Teardown detaches a group and removes its record, under the state lock.
+// A group that is not (or no longer) set up is not an error.
 func Teardown(k *bpf.Kernel, store *records.Store, id string) error {
-	// Without a readable record the links still name the group's cgroup.
+	unlock, err := store.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, _ := store.Read(id)
+	return teardown(k, store, id, rec)
+}
+
+// teardown is Teardown with the lock held and the record read (nil when it
+// is missing or unreadable: the links still name the group's cgroup).
+func teardown(k *bpf.Kernel, store *records.Store, id string, rec *records.Record) error {
 	var groupID uint64
-	if rec, err := store.Read(id); err == nil {
+	if rec != nil {
 		groupID = rec.CgroupID
 	}
 	if err := k.DetachGroup(id, groupID); err != nil {
@@ -95,8 +89,8 @@ func Teardown(k *bpf.Kernel, store *records.Store, id string) error {
 // allocate turns the requested ports into mappings: fixed host ports are
 // checked, the others taken from the pool, skipping ports that other groups
 // hold or that are bound on the host.
-func allocate(store *records.Store, spec Spec) ([]bpf.Mapping, error) {
-	if len(spec.Ports) == 0 {
+func allocate(store *records.Store, groupID string, want []ports.Mapping, pool Pool) ([]ports.Mapping, error) {
+	if len(want) == 0 {
 		return nil, nil
 	}
 	taken := map[string]string{} // "proto/port" -> holder
@@ -109,8 +103,8 @@ func allocate(store *records.Store, spec Spec) ([]bpf.Mapping, error) {
 			taken[key(m.Proto, m.HostPort)] = r.ID
 		}
 	}
-	var out []bpf.Mapping
-	for _, p := range spec.Ports {
+	var out []ports.Mapping
+	for _, p := range want {
 		if p.HostPort == 0 {
 			continue
 		}
@@ -120,16 +114,16 @@ func allocate(store *records.Store, spec Spec) ([]bpf.Mapping, error) {
 		if !hostPortFree(p.Proto, p.HostPort, false) {
 			return nil, fmt.Errorf("host port %d/%s is already in use on this host", p.HostPort, p.Proto)
 		}
-		taken[key(p.Proto, p.HostPort)] = spec.ID
+		taken[key(p.Proto, p.HostPort)] = groupID
 	}
-	if err := spec.Pool.CheckEphemeral(); err != nil && needsPool(spec.Ports) {
+	if err := pool.CheckEphemeral(); err != nil && needsPool(want) {
 		return nil, err
 	}
-	next := map[string]uint32{"tcp": uint32(spec.Pool.Low), "udp": uint32(spec.Pool.Low)}
-	for _, p := range spec.Ports {
+	next := map[string]uint32{"tcp": uint32(pool.Low), "udp": uint32(pool.Low)}
+	for _, p := range want {
 		h := p.HostPort
 		if h == 0 {
-			for ; next[p.Proto] <= uint32(spec.Pool.High); next[p.Proto]++ {
+			for ; next[p.Proto] <= uint32(pool.High); next[p.Proto]++ {
 				c := uint16(next[p.Proto])
 				if _, ok := taken[key(p.Proto, c)]; !ok && hostPortFree(p.Proto, c, true) {
 					h = c
@@ -137,16 +131,16 @@ func allocate(store *records.Store, spec Spec) ([]bpf.Mapping, error) {
 				}
 			}
 			if h == 0 {
-				return nil, fmt.Errorf("no free host port left in the pool %s for %d/%s", spec.Pool, p.Port, p.Proto)
+				return nil, fmt.Errorf("no free host port left in the pool %s for %d/%s", pool, p.Port, p.Proto)
 			}
-			taken[key(p.Proto, h)] = spec.ID
+			taken[key(p.Proto, h)] = groupID
 		}
-		out = append(out, bpf.Mapping{Proto: p.Proto, Port: p.Port, HostPort: h})
+		out = append(out, ports.Mapping{Proto: p.Proto, Port: p.Port, HostPort: h})
 	}
 	return out, nil
 }
 
-func needsPool(ports []oci.PortSpec) bool {
+func needsPool(ports []ports.Mapping) bool {
 	for _, p := range ports {
 		if p.HostPort == 0 {
 			return true
@@ -174,7 +168,7 @@ func Collect(k *bpf.Kernel, store *records.Store) ([]string, error) {
 		if id, err := bpf.CgroupID(r.Cgroup); err == nil && id == r.CgroupID {
 			continue // alive
 		}
-		if err := Teardown(k, store, r.ID); err != nil {
+		if err := teardown(k, store, r.ID, r); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/ports"
+	"github.com/sockshim/sockshim/internal/records"
 	"github.com/sockshim/sockshim/internal/testenv"
-	"github.com/sockshim/sockshim/oci"
 )
 
 // Two groups bind TCP and UDP 3000 on every kind of local address at once;
@@ -85,7 +85,7 @@ func TestTwoGroupsShareVirtualPort(t *testing.T) {
 
 func TestFixedHostPort(t *testing.T) {
 	e := newEnv(t)
-	rec, cg := e.group(t, "fixed", false, oci.PortSpec{Proto: "tcp", Port: 3000, HostPort: 18080})
+	rec, cg := e.group(t, "fixed", false, ports.Mapping{Proto: "tcp", Port: 3000, HostPort: 18080})
 	if h := hostPort(t, rec, "tcp", 3000); h != 18080 {
 		t.Fatalf("host port %d, want 18080", h)
 	}
@@ -105,22 +105,22 @@ func TestFixedHostPortTakenIsRefused(t *testing.T) {
 	}
 	defer l.Close()
 	cg := testenv.Cgroup(t, e.parent, "taken")
-	_, err = Setup(e.k, e.store, Spec{ID: "taken", Cgroup: cg, Pool: testPool,
-		Ports: []oci.PortSpec{{Proto: "tcp", Port: 3000, HostPort: 18081}}})
+	_, err = Setup(e.k, e.store, records.Record{ID: "taken", Cgroup: cg,
+		Ports: []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 18081}}}, testPool)
 	if err == nil || !strings.Contains(err.Error(), "18081") {
 		t.Fatalf("setup with a taken host port: %v, want an error naming 18081", err)
 	}
-	if n, _ := bpf.AttachedPrograms(cg); n != 0 {
+	if n, _ := testenv.AttachedPrograms(cg); n != 0 {
 		t.Fatalf("refused group has %d programs attached", n)
 	}
 	if _, err := e.store.Read("taken"); err == nil {
 		t.Fatal("refused group left a record")
 	}
 	// A fixed port another group holds is refused too.
-	e.group(t, "holder", false, oci.PortSpec{Proto: "tcp", Port: 80, HostPort: 18082})
+	e.group(t, "holder", false, ports.Mapping{Proto: "tcp", Port: 80, HostPort: 18082})
 	cg2 := testenv.Cgroup(t, e.parent, "second")
-	_, err = Setup(e.k, e.store, Spec{ID: "second", Cgroup: cg2, Pool: testPool,
-		Ports: []oci.PortSpec{{Proto: "tcp", Port: 80, HostPort: 18082}}})
+	_, err = Setup(e.k, e.store, records.Record{ID: "second", Cgroup: cg2,
+		Ports: []ports.Mapping{{Proto: "tcp", Port: 80, HostPort: 18082}}}, testPool)
 	if err == nil || !strings.Contains(err.Error(), "18082") || !strings.Contains(err.Error(), "holder") {
 		t.Fatalf("setup with another group's host port: %v, want an error naming 18082 and holder", err)
 	}

@@ -5,8 +5,9 @@ import (
 	"net"
 	"testing"
 
+	"github.com/sockshim/sockshim/internal/ports"
+	"github.com/sockshim/sockshim/internal/records"
 	"github.com/sockshim/sockshim/internal/testenv"
-	"github.com/sockshim/sockshim/oci"
 )
 
 // freePort is a TCP port nothing listens on right now (outside the pool).
@@ -28,8 +29,8 @@ func TestBypassScopedToPorts(t *testing.T) {
 	e := newEnv(t)
 	listed, other, remapped := freePort(t), freePort(t), uint16(3000)
 	cgA := testenv.Cgroup(t, e.parent, "a")
-	ra, err := Setup(e.k, e.store, Spec{ID: "a", Kind: "run", Cgroup: cgA, Bypass: true,
-		BypassPorts: []uint16{listed, remapped}, Ports: []oci.PortSpec{tcp(remapped)}, Pool: testPool})
+	ra, err := Setup(e.k, e.store, records.Record{ID: "a", Kind: records.KindRun, Cgroup: cgA, Bypass: true,
+		BypassPorts: []uint16{listed, remapped}, Ports: []ports.Mapping{tcp(remapped)}}, testPool)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 
 // Kind marks the records this plugin owns (ls shows it); Synchronize only
 // reconciles these, never the OCI hook's or sockshim run's.
-const Kind = "nri"
+const Kind = records.KindNRI
 
 // Plugin handles the NRI events. Its state is the pinned kernel objects and
 // the records, so a restarted plugin picks up where the last one stopped.
@@ -118,38 +118,24 @@ func (p *Plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, ctrs []*
 	return nil, errors.Join(errs...)
 }
 
+// core is the shared core over the plugin's open objects.
+func (p *Plugin) core(ctr string) *group.Core {
+	return group.NewCore(p.K, p.Store, p.Log.With("container", ctr))
+}
+
 func (p *Plugin) setUp(pod *api.PodSandbox, ctr *api.Container) error {
 	s, found, err := settings(pod, ctr)
-	if err != nil {
-		return fmt.Errorf("sockshim: container %s: %w", ctr.GetName(), err)
-	}
-	if !found || !s.Wanted() {
-		return nil
-	}
-	if _, err := p.Store.Read(ctr.GetId()); err == nil {
-		return nil // already set up
-	}
-	pid := int(ctr.GetPid())
-	if pid <= 0 {
-		return fmt.Errorf("sockshim: container %s: the runtime gave no pid", ctr.GetName())
-	}
-	rec, err := group.SetupContainer(p.K, p.Store, Kind, ctr.GetId(), pid, s, p.Pool)
-	if errors.Is(err, group.ErrOwnNetwork) {
-		p.Log.Warn(err.Error(), "container", ctr.GetName())
-		return nil
+	if err == nil && found {
+		_, err = p.core(ctr.GetName()).StartContainer(group.Container{Kind: Kind, ID: ctr.GetId(), Pid: int(ctr.GetPid()), Settings: s, Pool: p.Pool})
 	}
 	if err != nil {
 		return fmt.Errorf("sockshim: container %s: %w", ctr.GetName(), err)
 	}
-	for _, w := range rec.Warnings {
-		p.Log.Warn(w, "container", ctr.GetName())
-	}
-	p.Log.Info("set up", "container", ctr.GetName(), "id", ctr.GetId(), "cgroup", rec.Cgroup, "ports", rec.Ports, "bypass", rec.Bypass)
 	return nil
 }
 
 func (p *Plugin) tearDown(id string) error {
-	if err := group.TeardownContainer(p.K, p.Store, id); err != nil {
+	if err := p.core(id).StopContainer(id); err != nil {
 		return fmt.Errorf("sockshim: container %s: %w", id, err)
 	}
 	return nil

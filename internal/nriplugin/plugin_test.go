@@ -9,7 +9,6 @@ import (
 
 	"github.com/containerd/nri/pkg/api"
 
-	"github.com/sockshim/sockshim/bpf"
 	"github.com/sockshim/sockshim/internal/records"
 	"github.com/sockshim/sockshim/internal/testenv"
 )
@@ -103,7 +102,7 @@ func TestNRILifecycleWithPortsAndBypass(t *testing.T) {
 		if _, err := r.store.Read(c.api.Id); !os.IsNotExist(errUnwrap(err)) {
 			t.Errorf("%s: record remains after stop and remove (%v)", c.api.Name, err)
 		}
-		if n, _ := bpf.AttachedPrograms(c.cg); n != 0 {
+		if n, _ := testenv.AttachedPrograms(c.cg); n != 0 {
 			t.Errorf("%s: %d programs still attached", c.api.Name, n)
 		}
 	}

@@ -71,7 +71,7 @@ func newRuntime(t *testing.T) *testRuntime {
 	t.Cleanup(r.nri.Stop)
 	mnt := testenv.CgroupMount(t)
 	t.Cleanup(func() {
-		if n, _ := bpf.AttachedPrograms(mnt); n != 0 {
+		if n, _ := testenv.AttachedPrograms(mnt); n != 0 {
 			t.Errorf("%d programs attached to the root cgroup", n)
 		}
 	})
@@ -102,7 +102,8 @@ func (r *testRuntime) startPlugin() (stop func()) {
 	// This package's part of the pool: test packages run in parallel.
 	pool := group.Pool{Low: 28000, High: 29999}
 	p := &Plugin{K: r.k, Store: r.store, Pool: pool, Log: slog.New(slog.NewTextHandler(r.log, nil))}
-	s, err := stub.New(p, stub.WithSocketPath(filepath.Join(r.dir, "nri.sock")), stub.WithPluginName("sockshim"), stub.WithPluginIdx("10"))
+	s, err := stub.New(p, stub.WithSocketPath(filepath.Join(r.dir, "nri.sock")), stub.WithPluginName("sockshim"), stub.WithPluginIdx("10"),
+		stub.WithLogger(StubLogger(p.Log)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,24 +13,33 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/fsutil"
+	"github.com/sockshim/sockshim/internal/ports"
 )
 
 // DefaultDir is the state directory of a real installation.
 const DefaultDir = "/run/sockshim"
 
-// Record describes one group under sockshim.
+// Kind is which door set a group up.
+type Kind string
+
+const (
+	KindRun       Kind = "run"       // sockshim run
+	KindContainer Kind = "container" // the OCI hook
+	KindNRI       Kind = "nri"       // the NRI plugin
+)
+
+// Record describes one group under sockshim: what it asks for (the ports'
+// host port 0 means "from the pool") and, once set up, what it got.
 type Record struct {
 	ID       string `json:"id"`
-	Kind     string `json:"kind"` // "run", "container" (OCI hook) or "nri"
+	Kind     Kind   `json:"kind"`
 	Cgroup   string `json:"cgroup"`
 	CgroupID uint64 `json:"cgroup_id"`
 	Bypass   bool   `json:"bypass"`
 	// BypassPorts scope the bypass to the group's listeners on these ports.
-	BypassPorts []uint16      `json:"bypass_ports,omitempty"`
-	Ports       []bpf.Mapping `json:"ports"`
+	BypassPorts []uint16        `json:"bypass_ports,omitempty"`
+	Ports       []ports.Mapping `json:"ports"`
 	// Warnings say what the group asked for and did not get.
 	Warnings []string `json:"warnings,omitempty"`
 	// CreatedCgroup is set when sockshim made the cgroup and must remove it.
@@ -51,39 +60,27 @@ func Open(dir string) (*Store, error) {
 	return &Store{dir: dir}, nil
 }
 
-// Dir is the store's directory.
-func (s *Store) Dir() string { return s.dir }
-
 func (s *Store) path(id string) string {
 	return filepath.Join(s.dir, "groups", id+".json")
 }
 
 // Lock serialises host port allocation between processes.
 func (s *Store) Lock() (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err = fsutil.Lock(filepath.Join(s.dir, "lock"))
 	if err != nil {
-		return nil, fmt.Errorf("open state lock: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("lock state directory: %w", err)
 	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
-// Write stores r atomically (write to a temporary file, then rename).
+// Write stores r atomically: a reader sees the old record or the new one.
 func (s *Store) Write(r *Record) error {
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode record %s: %w", r.ID, err)
 	}
-	tmp := s.path(r.ID) + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write record %s: %w", r.ID, err)
-	}
-	if err := os.Rename(tmp, s.path(r.ID)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write record %s: %w", r.ID, err)
+	if err := fsutil.WriteFileAtomic(s.path(r.ID), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("record %s: %w", r.ID, err)
 	}
 	return nil
 }
@@ -108,6 +105,21 @@ func (s *Store) Delete(id string) error {
 		return fmt.Errorf("remove record of %s: %w", id, err)
 	}
 	return nil
+}
+
+// DeleteAll removes every record, readable or not (sockshim reset).
+func (s *Store) DeleteAll() error {
+	entries, err := os.ReadDir(filepath.Join(s.dir, "groups"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("list records: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if id, ok := strings.CutSuffix(e.Name(), ".json"); ok {
+			errs = append(errs, s.Delete(id))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // List returns every record, sorted by id. Damaged records are skipped and

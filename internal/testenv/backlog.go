@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/rawsock"
 )
 
 // The backlog helper: a sender that floods a peer which does not read yet,
@@ -73,7 +75,7 @@ func backlogReceive(ap netip.AddrPort, delay time.Duration, halfClose bool) erro
 	if err != nil {
 		return err
 	}
-	fd, err := accept4(lfd)
+	fd, err := rawsock.Accept(lfd, rawsock.NonBlock, hangWatch)
 	unix.Close(lfd)
 	if err != nil {
 		return err
@@ -95,7 +97,7 @@ func backlogReceive(ap netip.AddrPort, delay time.Duration, halfClose bool) erro
 
 // backlogSend sends total bytes, or with total < 0 until the first EAGAIN.
 func backlogSend(ap netip.AddrPort, total int64, seed uint64) error {
-	fd, err := dial4(ap)
+	fd, err := rawsock.Dial(ap, rawsock.NonBlock, hangWatch)
 	if err != nil {
 		return err
 	}
@@ -121,7 +123,7 @@ send:
 					break send
 				}
 			}
-			if retry, err := again(fd, err); err != nil {
+			if retry, err := rawsock.Again(fd, unix.POLLOUT, err, hangWatch); err != nil {
 				return fmt.Errorf("write after %d bytes: %w", res.Sent, err)
 			} else if retry {
 				continue

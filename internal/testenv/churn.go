@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/rawsock"
 )
 
 // ChurnResult is printed by "churn dial".
@@ -32,14 +34,14 @@ func helperChurn(args []string) error {
 			return err
 		}
 		for i := 0; i < n; i++ {
-			fd, err := accept4(lfd)
+			fd, err := rawsock.Accept(lfd, rawsock.NonBlock, hangWatch)
 			if err != nil {
 				return err
 			}
-			if err := readFull(fd, buf); err != nil {
+			if err := rawsock.ReadFull(fd, buf, hangWatch); err != nil {
 				return fmt.Errorf("connection %d: %w", i, err)
 			}
-			if err := writeAll(fd, buf); err != nil {
+			if err := rawsock.SendAll(fd, buf, 0, hangWatch); err != nil {
 				return fmt.Errorf("connection %d: %w", i, err)
 			}
 			unix.Close(fd)
@@ -47,14 +49,14 @@ func helperChurn(args []string) error {
 		return nil
 	}
 	for i := 0; i < n; i++ {
-		fd, err := dial4(ap)
+		fd, err := rawsock.Dial(ap, rawsock.NonBlock, hangWatch)
 		if err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
-		if err := writeAll(fd, buf); err != nil {
+		if err := rawsock.SendAll(fd, buf, 0, hangWatch); err != nil {
 			return err
 		}
-		if err := readFull(fd, buf); err != nil {
+		if err := rawsock.ReadFull(fd, buf, hangWatch); err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
 		// RST on close: no TIME_WAIT pile-up over many connections.

@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/rawsock"
 )
 
 // The load helper: many concurrent TCP connections, each sending random
-// messages of 1 B to 1 MiB both ways for a while, over raw blocking sockets
+// messages of 1 B to 1 MiB both ways for a while, over raw sockets
 // so that every sender kind the kernel offers can be used.
 //
 //	load listen ADDR CONNS SECONDS SEED   prints ListenResult, then results
@@ -67,12 +69,12 @@ func helperLoad(args []string) error {
 			return err
 		}
 		for n := 0; n < conns; n++ {
-			fd, err := accept4(lfd)
+			fd, err := rawsock.Accept(lfd, rawsock.NonBlock, hangWatch)
 			if err != nil {
 				return err
 			}
 			var hdr [8]byte
-			if err := readFull(fd, hdr[:]); err != nil {
+			if err := rawsock.ReadFull(fd, hdr[:], hangWatch); err != nil {
 				return fmt.Errorf("connection header: %w", err)
 			}
 			i := int(binary.LittleEndian.Uint64(hdr[:]))
@@ -85,13 +87,13 @@ func helperLoad(args []string) error {
 		unix.Close(lfd)
 	} else {
 		for i := 0; i < conns; i++ {
-			fd, err := dial4(ap)
+			fd, err := rawsock.Dial(ap, rawsock.NonBlock, hangWatch)
 			if err != nil {
 				return fmt.Errorf("connection %d: %w", i, err)
 			}
 			var hdr [8]byte
 			binary.LittleEndian.PutUint64(hdr[:], uint64(i))
-			if err := writeAll(fd, hdr[:]); err != nil {
+			if err := rawsock.SendAll(fd, hdr[:], 0, hangWatch); err != nil {
 				return err
 			}
 			wg.Add(1)
@@ -179,13 +181,13 @@ func loadSend(fd int, sender string, dur time.Duration, seed uint64) (int64, str
 		var err error
 		switch sender {
 		case "write":
-			err = writeAll(fd, msg)
+			err = rawsock.SendAll(fd, msg, 0, hangWatch)
 		case "msg_more":
 			flags := 0
 			if n%2 == 0 {
 				flags = unix.MSG_MORE // the next message completes it
 			}
-			err = sendAll(fd, msg, flags)
+			err = rawsock.SendAll(fd, msg, flags, hangWatch)
 		case "sendfile":
 			err = sendfileAll(fd, msg)
 		case "splice":
@@ -213,7 +215,7 @@ func sendfileAll(fd int, msg []byte) error {
 	var off int64
 	for off < int64(len(msg)) {
 		n, err := unix.Sendfile(fd, memfd, &off, len(msg)-int(off))
-		if retry, err := again(fd, err); err != nil {
+		if retry, err := rawsock.Again(fd, unix.POLLOUT, err, hangWatch); err != nil {
 			return err
 		} else if retry {
 			continue
@@ -238,7 +240,7 @@ func spliceAll(fd, pipeR, pipeW int, msg []byte) error {
 		}
 		for left := n; left > 0; {
 			m, err := unix.Splice(pipeR, nil, fd, nil, left, unix.SPLICE_F_MOVE)
-			if retry, err := again(fd, err); err != nil {
+			if retry, err := rawsock.Again(fd, unix.POLLOUT, err, hangWatch); err != nil {
 				return err
 			} else if retry {
 				continue

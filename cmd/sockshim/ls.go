@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/ports"
+	"github.com/sockshim/sockshim/internal/records"
+)
+
+const lsUsage = `sockshim ls [--json] [OPTIONS]
+
+Lists the containers and sockshim run groups under sockshim: id, kind,
+cgroup, bypass, port mappings (PORT/PROTO->HOSTPORT) and the bytes their
+sockets sent through the bypass redirect.
+
+  --json   one JSON array; each entry has the keys id, kind, cgroup,
+           bypass, bypass_ports (when the bypass is scoped to ports), ports
+           (a list of {"port", "host_port", "proto"}), redirected_bytes,
+           normal_path_switches and left_map
+`
+
+// lsEntry is one line of sockshim ls; its JSON form is part of the
+// command's contract.
+type lsEntry struct {
+	ID              string          `json:"id"`
+	Kind            records.Kind    `json:"kind"`
+	Cgroup          string          `json:"cgroup"`
+	Bypass          bool            `json:"bypass"`
+	Ports           []ports.Mapping `json:"ports"`
+	RedirectedBytes uint64          `json:"redirected_bytes"`
+	// NormalPathSwitches counts the times a socket of the container stopped
+	// redirecting because its peer's queue was full (its peer was not
+	// reading): the bypass's flow control at work.
+	NormalPathSwitches uint64 `json:"normal_path_switches"`
+	// BypassPorts are the ports the bypass is scoped to (absent: all).
+	BypassPorts []uint16 `json:"bypass_ports,omitempty"`
+	// LeftMap counts the container's sockets that joined the bypass and
+	// left it again because they began reading the blocking way, or their
+	// peer did.
+	LeftMap uint64 `json:"left_map"`
+}
+
+func cmdLs(args []string) int {
+	fs := newFlagSet("ls")
+	asJSON := fs.Bool("json", false, "")
+	opts := addOptions(fs)
+	if code, ok := parse(fs, lsUsage, args); !ok {
+		return code
+	}
+	entries, err := listEntries(opts)
+	if err != nil {
+		return fail(exitFailure, "ls: %v", err)
+	}
+	if *asJSON {
+		out, _ := json.MarshalIndent(entries, "", "  ")
+		fmt.Println(string(out))
+		return exitOK
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tKIND\tBYPASS\tPORTS\tREDIRECTED\tCGROUP")
+	for _, e := range entries {
+		var ports []string
+		for _, m := range e.Ports {
+			ports = append(ports, fmt.Sprintf("%d/%s->%d", m.Port, m.Proto, m.HostPort))
+		}
+		p := strings.Join(ports, ",")
+		if p == "" {
+			p = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Kind, bypassColumn(e), p, humanBytes(e.RedirectedBytes), e.Cgroup)
+	}
+	w.Flush()
+	return exitOK
+}
+
+func listEntries(opts *options) ([]lsEntry, error) {
+	store, err := records.Open(opts.stateDir)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := store.List()
+	if err != nil {
+		opts.logger().Warn("some records could not be read", "error", err)
+	}
+	k, kerr := bpf.OpenMaps(opts.bpffs)
+	if kerr == nil {
+		defer k.Close()
+	}
+	entries := []lsEntry{}
+	for _, r := range recs {
+		e := lsEntry{ID: r.ID, Kind: r.Kind, Cgroup: r.Cgroup, Bypass: r.Bypass, Ports: r.Ports, BypassPorts: r.BypassPorts}
+		if e.Ports == nil {
+			e.Ports = []ports.Mapping{}
+		}
+		if kerr == nil && r.Bypass {
+			c, err := k.Counters(r.CgroupID)
+			if err != nil {
+				return nil, err
+			}
+			e.RedirectedBytes = c.Bytes
+			e.NormalPathSwitches = c.NormalPath
+			e.LeftMap = c.LeftMap
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// bypassColumn is true, false, or the ports the bypass is scoped to.
+func bypassColumn(e lsEntry) string {
+	if !e.Bypass || len(e.BypassPorts) == 0 {
+		return fmt.Sprint(e.Bypass)
+	}
+	ports := make([]string, len(e.BypassPorts))
+	for i, p := range e.BypassPorts {
+		ports[i] = fmt.Sprint(p)
+	}
+	return strings.Join(ports, ",")
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

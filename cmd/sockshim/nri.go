@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/containerd/nri/pkg/api"
+	"github.com/containerd/nri/pkg/stub"
+
+	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/nriplugin"
+	"github.com/sockshim/sockshim/internal/records"
+)
+
+const nriUsage = `sockshim nri [--socket PATH] [--name NAME] [--idx NN] [--pool LOW-HIGH] [OPTIONS]
+
+Runs sockshim as an NRI plugin of containerd (1.7 and later, NRI enabled) or
+CRI-O (1.26 and later): the OCI hook's treatment, driven by the runtime's
+container lifecycle events, until the runtime goes away or SIGTERM.
+
+  CreateContainer   refuses a container whose annotations do not parse (the
+                    error names the annotation and the item)
+  StartContainer    the prestart treatment, before the container's code runs
+  StopContainer,
+  RemoveContainer   the poststop treatment (idempotent)
+  Synchronize       at plugin (re)start: sets up running containers that lack
+                    the treatment, removes records of containers that are
+                    gone; running containers keep their mappings and
+                    connections
+
+Annotations come from the pod, with NRI's per-container override, in this
+order: io.sockshim.ports/container.NAME, io.sockshim.ports/pod,
+io.sockshim.ports (the same for io.sockshim.bypass); then the container's
+own annotations.
+
+  --socket PATH   the runtime's NRI socket (default /var/run/nri/nri.sock)
+  --name NAME     plugin name (default sockshim)
+  --idx NN        plugin index, its place in the plugin order (default 10)
+  --pool LOW-HIGH host ports to allocate from (default 20000-29999; env
+                  SOCKSHIM_POOL)
+  --bpffs DIR, --state-dir DIR, --log-level LEVEL   as for every command
+
+Started by the runtime as a pre-registered plugin (from /opt/nri/plugins,
+named NN-sockshim), it takes its name, index and connection from the
+environment the runtime sets, and the flags are not needed.
+`
+
+func cmdNRI(args []string) int {
+	fs := newFlagSet("nri")
+	socket := fs.String("socket", api.DefaultSocketPath, "")
+	name := fs.String("name", "sockshim", "")
+	idx := fs.String("idx", "10", "")
+	poolOf := addPool(fs)
+	opts := addOptions(fs)
+	if code, ok := parse(fs, nriUsage, args); !ok {
+		return code
+	}
+	if code, ok := requireRoot("nri"); !ok {
+		return code
+	}
+	pool, err := poolOf()
+	if err != nil {
+		return fail(exitUsage, "nri: %v", err)
+	}
+	log := opts.logger()
+	k, err := bpf.Open(opts.bpffs)
+	if err != nil {
+		return fail(exitFailure, "nri: %v", err)
+	}
+	defer k.Close()
+	store, err := records.Open(opts.stateDir)
+	if err != nil {
+		return fail(exitFailure, "nri: %v", err)
+	}
+	// NRI's own lines go through our logger, at our --log-level.
+	stubOpts := []stub.Option{stub.WithLogger(nriplugin.StubLogger(log))}
+	if os.Getenv(api.PluginSocketEnvVar) == "" { // not launched by the runtime
+		stubOpts = append(stubOpts, stub.WithSocketPath(*socket), stub.WithPluginName(*name), stub.WithPluginIdx(*idx))
+	}
+	plugin := &nriplugin.Plugin{K: k, Store: store, Pool: pool, Log: log}
+	s, err := stub.New(plugin, stubOpts...)
+	if err != nil {
+		return fail(exitFailure, "nri: %v", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := s.Run(ctx); err != nil && ctx.Err() == nil {
+		return fail(exitFailure, "nri: %v", err)
+	}
+	return exitOK
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sockshim/sockshim/internal/records"
+)
+
+const portUsage = `sockshim port [OPTIONS] ID [PORT[/PROTO]]
+
+Prints the host ports of a container's (or run group's) virtual ports, as
+podman port does: one "PORT/PROTO -> 0.0.0.0:HOSTPORT" line each. With PORT,
+just the host address of that port (tcp unless /udp is given). ID may be a
+unique prefix of the container id.
+`
+
+func cmdPort(args []string) int {
+	fs := newFlagSet("port")
+	opts := addOptions(fs)
+	if code, ok := parse(fs, portUsage, args); !ok {
+		return code
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		return fail(exitUsage, "port: want ID [PORT[/PROTO]]")
+	}
+	store, err := records.Open(opts.stateDir)
+	if err != nil {
+		return fail(exitFailure, "port: %v", err)
+	}
+	rec, err := store.Find(fs.Arg(0))
+	if err != nil {
+		return fail(exitFailure, "port: %v", err)
+	}
+	if fs.NArg() == 1 {
+		for _, m := range rec.Ports {
+			fmt.Printf("%d/%s -> 0.0.0.0:%d\n", m.Port, m.Proto, m.HostPort)
+		}
+		return exitOK
+	}
+	num, proto, _ := strings.Cut(fs.Arg(1), "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	port, err := strconv.ParseUint(num, 10, 16)
+	if err != nil {
+		return fail(exitUsage, "port: %q is not a port", fs.Arg(1))
+	}
+	for _, m := range rec.Ports {
+		if m.Proto == proto && uint64(m.Port) == port {
+			fmt.Printf("0.0.0.0:%d\n", m.HostPort)
+			return exitOK
+		}
+	}
+	return fail(exitFailure, "port: %s has no mapping for %d/%s", rec.ID, port, proto)
+}
