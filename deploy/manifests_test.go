@@ -4,7 +4,9 @@ package deploy
 
 import (
 	"bytes"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -12,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sockshim/sockshim/internal/group"
+	"github.com/sockshim/sockshim/internal/nriplugin"
 	"github.com/sockshim/sockshim/oci"
 )
 
@@ -31,7 +35,9 @@ func documents(t *testing.T, path string) [][]byte {
 	return docs
 }
 
-func TestDaemonSetManifest(t *testing.T) {
+// daemonSet parses the DaemonSet of kubernetes/daemonset.yaml.
+func daemonSet(t *testing.T) appsv1.DaemonSet {
+	t.Helper()
 	docs := documents(t, "kubernetes/daemonset.yaml")
 	if len(docs) != 2 {
 		t.Fatalf("%d documents, want a Namespace and a DaemonSet", len(docs))
@@ -44,6 +50,11 @@ func TestDaemonSetManifest(t *testing.T) {
 	if err := yaml.UnmarshalStrict(docs[1], &ds); err != nil {
 		t.Fatalf("daemonset: %v", err)
 	}
+	return ds
+}
+
+func TestDaemonSetManifest(t *testing.T) {
+	ds := daemonSet(t)
 	spec := ds.Spec.Template.Spec
 	if ds.Kind != "DaemonSet" || !spec.HostPID || !spec.HostNetwork {
 		t.Fatalf("want a DaemonSet with hostPID and hostNetwork: %+v", ds.TypeMeta)
@@ -114,5 +125,39 @@ func TestRuntimeSnippetsEnableNRI(t *testing.T) {
 		if err != nil || !strings.Contains(string(data), want) || !strings.Contains(string(data), "/var/run/nri/nri.sock") {
 			t.Errorf("%s does not enable NRI on /var/run/nri/nri.sock (%v)", path, err)
 		}
+	}
+}
+
+// The plugin serves its metrics where the pod's prometheus.io annotations
+// send Prometheus: the port of --metrics-address, declared as the
+// container's metrics port, outside the host port pool (with hostNetwork
+// the port is the node's), and the plugin's metrics path.
+func TestDaemonSetServesMetrics(t *testing.T) {
+	ds := daemonSet(t)
+	c := ds.Spec.Template.Spec.Containers[0]
+	var addr string
+	for i, arg := range c.Command {
+		if arg == "--metrics-address" && i+1 < len(c.Command) {
+			addr = c.Command[i+1]
+		}
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("command %v: --metrics-address %q: %v", c.Command, addr, err)
+	}
+	a := ds.Spec.Template.Annotations
+	if a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != port || a["prometheus.io/path"] != nriplugin.MetricsPath {
+		t.Errorf("annotations %v, want prometheus.io/scrape true, /port %s, /path %s", a, port, nriplugin.MetricsPath)
+	}
+	n, _ := strconv.Atoi(port)
+	declared := false
+	for _, p := range c.Ports {
+		declared = declared || p.Name == "metrics" && int(p.ContainerPort) == n && p.Protocol == corev1.ProtocolTCP
+	}
+	if !declared {
+		t.Errorf("ports %v do not declare metrics on %d/TCP", c.Ports, n)
+	}
+	if pool := group.DefaultPool; n >= int(pool.Low) && n <= int(pool.High) {
+		t.Errorf("metrics port %d is in the host port pool %s", n, pool)
 	}
 }

@@ -10,30 +10,16 @@ import (
 	"testing"
 )
 
-// hooksFileWant is what `sockshim install` writes; podman and CRI-O parse it,
-// so its bytes must not drift.
-const hooksFileWant = `{
-  "version": "1.0.0",
-  "hook": {
-    "path": "/usr/bin/sockshim",
-    "args": [
-      "sockshim",
-      "hook",
-      "--bpffs",
-      "/x"
-    ]
-  },
-  "when": {
-    "annotations": {
-      "^io\\.sockshim\\.(ports|bypass)$": ".*"
-    }
-  },
-  "stages": [
-    "prestart",
-    "poststop"
-  ]
+// hooksFileWant is what `sockshim install --bpffs /x` writes for
+// /usr/bin/sockshim; podman and CRI-O parse it, so its bytes must not drift.
+func hooksFileWant(t *testing.T) string {
+	t.Helper()
+	want, err := os.ReadFile(filepath.Join("..", "testdata", "hooks.d", "sockshim.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(want)
 }
-`
 
 // matches reports whether h's conditions select a container with these
 // annotations, as podman evaluates them: every annotation pattern must match
@@ -79,8 +65,8 @@ func TestHooksFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
-	if string(data) != hooksFileWant {
-		t.Fatalf("hooks file\n%s\nwant\n%s", data, hooksFileWant)
+	if string(data) != hooksFileWant(t) {
+		t.Fatalf("hooks file\n%s\nwant\n%s", data, hooksFileWant(t))
 	}
 	var back HooksFile
 	if err := json.Unmarshal(data, &back); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,7 +15,8 @@ import (
 	"github.com/sockshim/sockshim/internal/records"
 )
 
-const nriUsage = `sockshim nri [--socket PATH] [--name NAME] [--idx NN] [--pool LOW-HIGH] [OPTIONS]
+const nriUsage = `sockshim nri [--socket PATH] [--name NAME] [--idx NN] [--pool LOW-HIGH]
+             [--metrics-address HOST:PORT [--metrics-go]] [OPTIONS]
 
 Runs sockshim as an NRI plugin of containerd (1.7 and later, NRI enabled) or
 CRI-O (1.26 and later): the OCI hook's treatment, driven by the runtime's
@@ -40,6 +42,15 @@ own annotations.
   --idx NN        plugin index, its place in the plugin order (default 10)
   --pool LOW-HIGH host ports to allocate from (default 20000-29999; env
                   SOCKSHIM_POOL)
+  --metrics-address HOST:PORT
+                  serve Prometheus metrics at http://HOST:PORT/metrics
+                  (e.g. 127.0.0.1:9464; default empty: no metrics): set-ups
+                  and tear-downs by result, failures by reason, set-up
+                  latency, and per container (labels container_id, pod,
+                  namespace, container) its port mappings and what the
+                  bypass redirected, read from the kernel at each scrape
+  --metrics-go    with --metrics-address, the Go runtime's and the
+                  process's metrics too (go_*, process_*)
   --bpffs DIR, --state-dir DIR, --log-level LEVEL   as for every command
 
 Started by the runtime as a pre-registered plugin (from /opt/nri/plugins,
@@ -53,9 +64,14 @@ func cmdNRI(args []string) int {
 	name := fs.String("name", "sockshim", "")
 	idx := fs.String("idx", "10", "")
 	poolOf := addPool(fs)
+	metricsAddr := fs.String("metrics-address", "", "")
+	metricsGo := fs.Bool("metrics-go", false, "")
 	opts := addOptions(fs)
 	if code, ok := parse(fs, nriUsage, args); !ok {
 		return code
+	}
+	if *metricsGo && *metricsAddr == "" {
+		return fail(exitUsage, "nri: --metrics-go needs --metrics-address (see sockshim help nri)")
 	}
 	if code, ok := requireRoot("nri"); !ok {
 		return code
@@ -79,15 +95,34 @@ func cmdNRI(args []string) int {
 	if os.Getenv(api.PluginSocketEnvVar) == "" { // not launched by the runtime
 		stubOpts = append(stubOpts, stub.WithSocketPath(*socket), stub.WithPluginName(*name), stub.WithPluginIdx(*idx))
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	plugin := &nriplugin.Plugin{K: k, Store: store, Pool: pool, Log: log}
+	if *metricsAddr != "" {
+		if plugin.Metrics, err = serveMetrics(ctx, *metricsAddr, *metricsGo, store, opts, log); err != nil {
+			return fail(exitFailure, "nri: %v", err)
+		}
+	}
 	s, err := stub.New(plugin, stubOpts...)
 	if err != nil {
 		return fail(exitFailure, "nri: %v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	if err := s.Run(ctx); err != nil && ctx.Err() == nil {
 		return fail(exitFailure, "nri: %v", err)
 	}
 	return exitOK
+}
+
+// serveMetrics starts the metrics endpoint before the plugin connects, so
+// that a busy address fails the command at once and Synchronize's set-ups
+// are already counted.
+func serveMetrics(ctx context.Context, addr string, goCollector bool, store *records.Store, opts *options, log *slog.Logger) (*nriplugin.Metrics, error) {
+	m, err := nriplugin.NewMetrics(nriplugin.MetricsConfig{Store: store, BPFFS: opts.bpffs, GoCollector: goCollector, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := m.Serve(ctx, addr); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

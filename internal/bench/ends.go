@@ -117,8 +117,8 @@ func Client(args []string) error {
 	return nil
 }
 
-// summarize computes the mean as the prototype did (total of per-request
-// times over the count) and the percentiles.
+// summarize computes the reference experiment's mean (the total of the
+// per-request times over the count) and the percentiles.
 func summarize(rtts []time.Duration, size int) RTTResult {
 	var total time.Duration
 	for _, d := range rtts {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/containerd/nri/pkg/api"
 	nriplugin "github.com/containerd/nri/pkg/plugin"
@@ -28,6 +29,10 @@ type Plugin struct {
 	Store *records.Store
 	Pool  group.Pool
 	Log   *slog.Logger
+	// Metrics, when not nil, count the set-ups and tear-downs and keep
+	// the Kubernetes names of the containers for their per-container
+	// metrics.
+	Metrics *Metrics
 }
 
 // Configure subscribes to the events the plugin handles.
@@ -54,6 +59,7 @@ func settings(pod *api.PodSandbox, ctr *api.Container) (oci.Settings, bool, erro
 func (p *Plugin) CreateContainer(_ context.Context, pod *api.PodSandbox, ctr *api.Container) (*api.ContainerAdjustment, []*api.ContainerUpdate, error) {
 	if _, _, err := settings(pod, ctr); err != nil {
 		p.Log.Warn("refusing container", "container", ctr.GetName(), "error", err)
+		p.Metrics.badAnnotation()
 		return nil, nil, fmt.Errorf("sockshim: container %s: %w", ctr.GetName(), err)
 	}
 	return nil, nil, nil
@@ -76,6 +82,7 @@ func (p *Plugin) StopContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Co
 }
 
 func (p *Plugin) RemoveContainer(_ context.Context, _ *api.PodSandbox, ctr *api.Container) error {
+	defer p.Metrics.forget(ctr.GetId()) // the runtime is done with it, whatever the tear-down did
 	return p.tearDown(ctr.GetId())
 }
 
@@ -89,6 +96,7 @@ func (p *Plugin) Synchronize(_ context.Context, pods []*api.PodSandbox, ctrs []*
 	for _, pod := range pods {
 		podByID[pod.GetId()] = pod
 	}
+	p.Metrics.rebuild(podByID, ctrs)
 	live := map[string]bool{}
 	var errs []error
 	for _, ctr := range ctrs {
@@ -124,9 +132,16 @@ func (p *Plugin) core(ctr string) *group.Core {
 }
 
 func (p *Plugin) setUp(pod *api.PodSandbox, ctr *api.Container) error {
+	p.Metrics.remember(pod, ctr)
 	s, found, err := settings(pod, ctr)
-	if err == nil && found {
-		_, err = p.core(ctr.GetName()).StartContainer(group.Container{Kind: Kind, ID: ctr.GetId(), Pid: int(ctr.GetPid()), Settings: s, Pool: p.Pool})
+	switch {
+	case err != nil:
+		p.Metrics.badAnnotation()
+	case found:
+		start := time.Now()
+		var rec *records.Record
+		rec, err = p.core(ctr.GetName()).StartContainer(group.Container{Kind: Kind, ID: ctr.GetId(), Pid: int(ctr.GetPid()), Settings: s, Pool: p.Pool})
+		p.Metrics.setUp(s, int(ctr.GetPid()), rec, err, time.Since(start))
 	}
 	if err != nil {
 		return fmt.Errorf("sockshim: container %s: %w", ctr.GetName(), err)
@@ -135,8 +150,12 @@ func (p *Plugin) setUp(pod *api.PodSandbox, ctr *api.Container) error {
 }
 
 func (p *Plugin) tearDown(id string) error {
-	if err := p.core(id).StopContainer(id); err != nil {
+	counted := p.Metrics.tearingDown(p.Store, id)
+	err := p.core(id).StopContainer(id)
+	counted(err)
+	if err != nil {
 		return fmt.Errorf("sockshim: container %s: %w", id, err)
 	}
+	p.Metrics.forget(id)
 	return nil
 }

@@ -29,7 +29,10 @@ type testRuntime struct {
 	nri    *nri.Adaptation
 	parent string
 	k      *bpf.Kernel
+	bpffs  string
 	store  *records.Store
+	// metrics, when set, are the next plugin's (see serveMetrics).
+	metrics *Metrics
 
 	mu     sync.Mutex
 	pods   map[string]*api.PodSandbox
@@ -49,7 +52,8 @@ func newRuntime(t *testing.T) *testRuntime {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	r := &testRuntime{t: t, dir: dir, parent: testenv.CgroupParent(t), log: newTestWriter(t),
 		pods: map[string]*api.PodSandbox{}, ctrs: map[string]*api.Container{}, synced: make(chan struct{}, 8)}
-	k, err := bpf.Open(testenv.BPFFS(t))
+	r.bpffs = testenv.BPFFS(t)
+	k, err := bpf.Open(r.bpffs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +105,7 @@ func (r *testRuntime) startPlugin() (stop func()) {
 	t.Helper()
 	// This package's part of the pool: test packages run in parallel.
 	pool := group.Pool{Low: 28000, High: 29999}
-	p := &Plugin{K: r.k, Store: r.store, Pool: pool, Log: slog.New(slog.NewTextHandler(r.log, nil))}
+	p := &Plugin{K: r.k, Store: r.store, Pool: pool, Log: slog.New(slog.NewTextHandler(r.log, nil)), Metrics: r.metrics}
 	s, err := stub.New(p, stub.WithSocketPath(filepath.Join(r.dir, "nri.sock")), stub.WithPluginName("sockshim"), stub.WithPluginIdx("10"),
 		stub.WithLogger(StubLogger(p.Log)))
 	if err != nil {
