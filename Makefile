@@ -19,6 +19,7 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sockshim
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)-nri ./cmd/sockshim-nri
 
 # Recreates the bpf2go bindings and objects from bpf/c (committed).
 generate:

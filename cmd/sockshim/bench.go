@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/sockshim/sockshim/internal/bench"
+	"github.com/sockshim/sockshim/internal/cmdline"
 )
 
 const benchUsage = `sockshim bench [--mode rtt|stream|connect] [OPTIONS] [--json]
@@ -51,7 +52,7 @@ Progress goes to stderr.
 `
 
 func cmdBench(args []string) int {
-	fs := newFlagSet("bench")
+	fs := cmdline.NewFlagSet("bench")
 	o := bench.Options{Progress: os.Stderr}
 	fs.StringVar(&o.Mode, "mode", "rtt", "")
 	fs.IntVar(&o.Requests, "requests", 250000, "")
@@ -63,32 +64,32 @@ func cmdBench(args []string) int {
 	cpus := fs.String("cpus", "0,0", "")
 	fs.IntVar(&o.Rounds, "rounds", 1, "")
 	asJSON := fs.Bool("json", false, "")
-	opts := addOptions(fs)
-	if code, ok := parse(fs, benchUsage, args); !ok {
+	opts := cmdline.AddOptions(fs)
+	if code, ok := cmdline.Parse(fs, benchUsage, args); !ok {
 		return code
 	}
 	var err error
 	if o.ClientCPU, o.ServerCPU, err = bench.ParseCPUs(*cpus); err != nil {
-		return fail(exitUsage, "bench: %v", err)
+		return cmdline.Fail(cmdline.ExitUsage, "bench: %v", err)
 	}
 	if o.Self, err = os.Executable(); err != nil {
-		return fail(exitFailure, "bench: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "bench: %v", err)
 	}
-	o.BPFFS, o.StateDir = opts.bpffs, opts.stateDir
+	o.BPFFS, o.StateDir = opts.BPFFS, opts.StateDir
 	report, err := bench.Run(o)
 	if errors.Is(err, bench.ErrUsage) {
-		return fail(exitUsage, "bench: %v", err)
+		return cmdline.Fail(cmdline.ExitUsage, "bench: %v", err)
 	}
 	if err != nil {
-		return fail(exitFailure, "bench: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "bench: %v", err)
 	}
 	if *asJSON {
 		out, _ := json.MarshalIndent(report, "", "  ")
 		fmt.Println(string(out))
-		return exitOK
+		return cmdline.ExitOK
 	}
 	report.Print(os.Stdout)
-	return exitOK
+	return cmdline.ExitOK
 }
 
 // benchEnd makes a benchmark end a command: its error is the one stderr
@@ -98,10 +99,10 @@ func benchEnd(end func(args []string) error) func(args []string) int {
 		err := end(args)
 		switch {
 		case errors.Is(err, bench.ErrUsage):
-			return fail(exitUsage, "%v", err)
+			return cmdline.Fail(cmdline.ExitUsage, "%v", err)
 		case err != nil:
-			return fail(exitFailure, "%v", err)
+			return cmdline.Fail(cmdline.ExitFailure, "%v", err)
 		}
-		return exitOK
+		return cmdline.ExitOK
 	}
 }

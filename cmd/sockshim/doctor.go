@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/doctor"
 )
 
@@ -24,13 +25,13 @@ Exit status: 0 when everything required is there, 1 otherwise.
 `
 
 func cmdDoctor(args []string) int {
-	fs := newFlagSet("doctor")
-	opts := addOptions(fs)
-	if code, ok := parse(fs, doctorUsage, args); !ok {
+	fs := cmdline.NewFlagSet("doctor")
+	opts := cmdline.AddOptions(fs)
+	if code, ok := cmdline.Parse(fs, doctorUsage, args); !ok {
 		return code
 	}
-	if !doctor.Report(os.Stdout, doctor.Run(doctor.Options{BPFFS: opts.bpffs})) {
-		return exitFailure
+	if !doctor.Report(os.Stdout, doctor.Run(doctor.Options{BPFFS: opts.BPFFS})) {
+		return cmdline.ExitFailure
 	}
-	return exitOK
+	return cmdline.ExitOK
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/group"
 	"github.com/sockshim/sockshim/internal/records"
 )
@@ -16,29 +17,29 @@ pins that have no record. Prints the id of each group it removed.
 `
 
 func cmdGC(args []string) int {
-	fs := newFlagSet("gc")
-	opts := addOptions(fs)
-	if code, ok := parse(fs, gcUsage, args); !ok {
+	fs := cmdline.NewFlagSet("gc")
+	opts := cmdline.AddOptions(fs)
+	if code, ok := cmdline.Parse(fs, gcUsage, args); !ok {
 		return code
 	}
-	if code, ok := requireRoot("gc"); !ok {
+	if code, ok := cmdline.RequireRoot("gc"); !ok {
 		return code
 	}
-	k, err := bpf.Open(opts.bpffs)
+	k, err := bpf.Open(opts.BPFFS)
 	if err != nil {
-		return fail(exitFailure, "gc: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "gc: %v", err)
 	}
 	defer k.Close()
-	store, err := records.Open(opts.stateDir)
+	store, err := records.Open(opts.StateDir)
 	if err != nil {
-		return fail(exitFailure, "gc: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "gc: %v", err)
 	}
 	removed, err := group.Collect(k, store)
 	for _, id := range removed {
 		fmt.Println(id)
 	}
 	if err != nil {
-		return fail(exitFailure, "gc: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "gc: %v", err)
 	}
-	return exitOK
+	return cmdline.ExitOK
 }

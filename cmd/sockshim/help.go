@@ -5,6 +5,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/sockshim/sockshim/internal/cmdline"
 )
 
 const helpUsage = `sockshim help [COMMAND]
@@ -39,13 +41,16 @@ start it. See "sockshim help COMMAND".
 func cmdHelp(args []string) int {
 	if len(args) == 0 {
 		fmt.Print(overview())
-		return exitOK
+		return cmdline.ExitOK
 	}
 	c, ok := commandTable()[args[0]]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "sockshim: no manual for %q\n", args[0])
-		return exitUsage
+		return cmdline.ExitUsage
+	}
+	if c.usage == "" { // a program of its own prints its manual
+		return c.run([]string{"-h"})
 	}
 	fmt.Print(c.usage)
-	return exitOK
+	return cmdline.ExitOK
 }

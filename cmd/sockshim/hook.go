@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/sockshim/sockshim/hook"
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/oci"
 )
 
@@ -44,42 +45,42 @@ Nothing is printed on stdout. Exit status: 0 done (or nothing to do),
 `
 
 func cmdHook(args []string) int {
-	fs := newFlagSet("hook")
-	poolOf := addPool(fs)
+	fs := cmdline.NewFlagSet("hook")
+	poolOf := cmdline.AddPool(fs)
 	logFile := fs.String("log-file", "", "")
-	opts := addOptions(fs)
-	if code, ok := parse(fs, hookUsage, args); !ok {
+	opts := cmdline.AddOptions(fs)
+	if code, ok := cmdline.Parse(fs, hookUsage, args); !ok {
 		return code
 	}
-	if code, ok := requireRoot("hook"); !ok {
+	if code, ok := cmdline.RequireRoot("hook"); !ok {
 		return code
 	}
 	pool, err := poolOf()
 	if err != nil {
-		return fail(exitUsage, "hook: %v", err)
+		return cmdline.Fail(cmdline.ExitUsage, "hook: %v", err)
 	}
-	log, logToFile, closeLog, err := opts.hookLogger(*logFile)
+	log, logToFile, closeLog, err := opts.HookLogger(*logFile)
 	if err != nil {
-		return fail(exitFailure, "hook: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "hook: %v", err)
 	}
 	defer closeLog()
 	st, err := oci.ReadState(os.Stdin)
 	if err != nil {
-		return fail(exitFailure, "hook: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "hook: %v", err)
 	}
 	stage := fs.Arg(0)
 	if stage == "" {
 		stage = hook.StageOf(st.Status)
 	}
-	err = hook.Run(hook.Config{BPFFS: opts.bpffs, StateDir: opts.stateDir, Pool: pool, Log: log}, stage, st)
+	err = hook.Run(hook.Config{BPFFS: opts.BPFFS, StateDir: opts.StateDir, Pool: pool, Log: log}, stage, st)
 	if errors.Is(err, hook.ErrUnknownStage) {
-		return fail(exitUsage, "hook: %v", err)
+		return cmdline.Fail(cmdline.ExitUsage, "hook: %v", err)
 	}
 	if err != nil {
 		// One line on stderr, which the runtime shows; the log file gets
 		// it too.
 		logToFile.Error("hook failed", "container", st.ID, "stage", stage, "error", err)
-		return fail(exitFailure, "hook %s %s: %v", stage, st.ID, err)
+		return cmdline.Fail(cmdline.ExitFailure, "hook %s %s: %v", stage, st.ID, err)
 	}
-	return exitOK
+	return cmdline.ExitOK
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/testenv"
 )
 
@@ -106,7 +107,7 @@ func TestHookContract(t *testing.T) {
 		"bad annotation":     `{"id":"x","status":"created","pid":1,"annotations":{"io.sockshim.ports":"3000-2000"}}`,
 	} {
 		out, errOut, code := c.hook(in)
-		if code != exitFailure || out != "" || strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "sockshim: ") {
+		if code != cmdline.ExitFailure || out != "" || strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "sockshim: ") {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and one line", name, code, out, errOut)
 		}
 	}

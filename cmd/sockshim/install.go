@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/records"
 	"github.com/sockshim/sockshim/oci"
 )
@@ -61,43 +62,43 @@ func selfPath() (string, error) {
 }
 
 func cmdInstall(args []string) int {
-	fs := newFlagSet("install")
+	fs := cmdline.NewFlagSet("install")
 	dir := fs.String("hooks-dir", oci.HooksDir, "")
-	addPool(fs)
-	addOptions(fs)
-	if code, ok := parse(fs, installUsage, args); !ok {
+	cmdline.AddPool(fs)
+	cmdline.AddOptions(fs)
+	if code, ok := cmdline.Parse(fs, installUsage, args); !ok {
 		return code
 	}
 	self, err := selfPath()
 	if err != nil {
-		return fail(exitFailure, "install: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "install: %v", err)
 	}
 	h, err := oci.NewHooksFile(self, hookArgs(fs)...)
 	if err != nil {
-		return fail(exitFailure, "install: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "install: %v", err)
 	}
 	path, err := oci.WriteHooksFile(*dir, h)
 	if err != nil {
-		return fail(exitFailure, "install: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "install: %v", err)
 	}
 	fmt.Println(path)
-	return exitOK
+	return cmdline.ExitOK
 }
 
 func cmdInject(args []string) int {
-	fs := newFlagSet("inject")
+	fs := cmdline.NewFlagSet("inject")
 	remove := fs.Bool("remove", false, "")
-	addPool(fs)
-	addOptions(fs)
-	if code, ok := parse(fs, injectUsage, args); !ok {
+	cmdline.AddPool(fs)
+	cmdline.AddOptions(fs)
+	if code, ok := cmdline.Parse(fs, injectUsage, args); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {
-		return fail(exitUsage, "inject: give exactly one bundle directory")
+		return cmdline.Fail(cmdline.ExitUsage, "inject: give exactly one bundle directory")
 	}
 	self, err := selfPath()
 	if err != nil {
-		return fail(exitFailure, "inject: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "inject: %v", err)
 	}
 	if *remove {
 		err = oci.RemoveHooks(fs.Arg(0), self)
@@ -105,7 +106,7 @@ func cmdInject(args []string) int {
 		err = oci.InjectHooks(fs.Arg(0), self, hookArgs(fs)...)
 	}
 	if err != nil {
-		return fail(exitFailure, "inject: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "inject: %v", err)
 	}
-	return exitOK
+	return cmdline.ExitOK
 }

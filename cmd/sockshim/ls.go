@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/ports"
 	"github.com/sockshim/sockshim/internal/records"
 )
@@ -46,20 +47,20 @@ type lsEntry struct {
 }
 
 func cmdLs(args []string) int {
-	fs := newFlagSet("ls")
+	fs := cmdline.NewFlagSet("ls")
 	asJSON := fs.Bool("json", false, "")
-	opts := addOptions(fs)
-	if code, ok := parse(fs, lsUsage, args); !ok {
+	opts := cmdline.AddOptions(fs)
+	if code, ok := cmdline.Parse(fs, lsUsage, args); !ok {
 		return code
 	}
 	entries, err := listEntries(opts)
 	if err != nil {
-		return fail(exitFailure, "ls: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "ls: %v", err)
 	}
 	if *asJSON {
 		out, _ := json.MarshalIndent(entries, "", "  ")
 		fmt.Println(string(out))
-		return exitOK
+		return cmdline.ExitOK
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tKIND\tBYPASS\tPORTS\tREDIRECTED\tCGROUP")
@@ -75,19 +76,19 @@ func cmdLs(args []string) int {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Kind, bypassColumn(e), p, humanBytes(e.RedirectedBytes), e.Cgroup)
 	}
 	w.Flush()
-	return exitOK
+	return cmdline.ExitOK
 }
 
-func listEntries(opts *options) ([]lsEntry, error) {
-	store, err := records.Open(opts.stateDir)
+func listEntries(opts *cmdline.Options) ([]lsEntry, error) {
+	store, err := records.Open(opts.StateDir)
 	if err != nil {
 		return nil, err
 	}
 	recs, err := store.List()
 	if err != nil {
-		opts.logger().Warn("some records could not be read", "error", err)
+		opts.Logger().Warn("some records could not be read", "error", err)
 	}
-	k, kerr := bpf.OpenMaps(opts.bpffs)
+	k, kerr := bpf.OpenMaps(opts.BPFFS)
 	if kerr == nil {
 		defer k.Close()
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/sockshim/sockshim/internal/bench"
+	"github.com/sockshim/sockshim/internal/cmdline"
 )
 
 // command is one subcommand: its one-line summary, its manual page and what
@@ -23,7 +24,7 @@ type command struct {
 func commandTable() map[string]command {
 	return map[string]command{
 		"hook":    {"OCI hook entry: reads the state on stdin", hookUsage, cmdHook},
-		"nri":     {"run as a containerd / CRI-O NRI plugin", nriUsage, cmdNRI},
+		"nri":     {"run as a containerd / CRI-O NRI plugin", "", cmdNRI}, // its manual is sockshim-nri's
 		"run":     {"run a command in a fresh cgroup with ports and bypass", runUsage, cmdRun},
 		"install": {"write the hooks.d file for podman and CRI-O", installUsage, cmdInstall},
 		"inject":  {"add the hook stages to an OCI bundle (runc)", injectUsage, cmdInject},
@@ -54,9 +55,12 @@ func main() {
 }
 
 func dispatch(args []string) int {
+	if len(args) == 0 && os.Getenv(nriSocketEnv) != "" {
+		return cmdNRI(nil) // started by the runtime as a pre-registered plugin
+	}
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, overview())
-		return exitUsage
+		return cmdline.ExitUsage
 	}
 	switch args[0] {
 	case "-h", "--help":
@@ -71,7 +75,7 @@ func dispatch(args []string) int {
 	c, ok := commandTable()[args[0]]
 	if !ok {
 		fmt.Fprintf(os.Stderr, "sockshim: unknown command %q (see sockshim help)\n", args[0])
-		return exitUsage
+		return cmdline.ExitUsage
 	}
 	return c.run(args[1:])
 }

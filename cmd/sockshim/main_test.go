@@ -29,12 +29,14 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755) // the not-root test runs it as nobody
 	sockshimBin = filepath.Join(dir, "sockshim")
-	build := exec.Command("go", "build", "-o", sockshimBin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as make build makes it
-	out, err := build.CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build sockshim: %v\n%s", err, out)
-		os.Exit(1)
+	// sockshim and, beside it, the NRI plugin that `sockshim nri` runs.
+	for pkg, bin := range map[string]string{".": sockshimBin, "../sockshim-nri": sockshimBin + "-nri"} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as make build makes it
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -1,128 +1,29 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"os"
-	"os/signal"
+	"path/filepath"
 	"syscall"
 
-	"github.com/containerd/nri/pkg/api"
-	"github.com/containerd/nri/pkg/stub"
-
-	"github.com/sockshim/sockshim/bpf"
-	"github.com/sockshim/sockshim/internal/nriplugin"
-	"github.com/sockshim/sockshim/internal/records"
+	"github.com/sockshim/sockshim/internal/cmdline"
 )
 
-const nriUsage = `sockshim nri [--socket PATH] [--name NAME] [--idx NN] [--pool LOW-HIGH]
-             [--metrics-address HOST:PORT [--metrics-go]] [OPTIONS]
+// nriProgram is the NRI plugin's own program, installed beside sockshim.
+const nriProgram = "sockshim-nri"
 
-Runs sockshim as an NRI plugin of containerd (1.7 and later, NRI enabled) or
-CRI-O (1.26 and later): the OCI hook's treatment, driven by the runtime's
-container lifecycle events, until the runtime goes away or SIGTERM.
+// nriSocketEnv is what a runtime sets for a pre-registered plugin it starts
+// (NRI's api.PluginSocketEnvVar; the api package is the plugin's to import).
+const nriSocketEnv = "NRI_PLUGIN_SOCKET"
 
-  CreateContainer   refuses a container whose annotations do not parse (the
-                    error names the annotation and the item)
-  StartContainer    the prestart treatment, before the container's code runs
-  StopContainer,
-  RemoveContainer   the poststop treatment (idempotent)
-  Synchronize       at plugin (re)start: sets up running containers that lack
-                    the treatment, removes records of containers that are
-                    gone; running containers keep their mappings and
-                    connections
-
-Annotations come from the pod, with NRI's per-container override, in this
-order: io.sockshim.ports/container.NAME, io.sockshim.ports/pod,
-io.sockshim.ports (the same for io.sockshim.bypass); then the container's
-own annotations.
-
-  --socket PATH   the runtime's NRI socket (default /var/run/nri/nri.sock)
-  --name NAME     plugin name (default sockshim)
-  --idx NN        plugin index, its place in the plugin order (default 10)
-  --pool LOW-HIGH host ports to allocate from (default 20000-29999; env
-                  SOCKSHIM_POOL)
-  --metrics-address HOST:PORT
-                  serve Prometheus metrics at http://HOST:PORT/metrics
-                  (e.g. 127.0.0.1:9464; default empty: no metrics): set-ups
-                  and tear-downs by result, failures by reason, set-up
-                  latency, and per container (labels container_id, pod,
-                  namespace, container) its port mappings and what the
-                  bypass redirected, read from the kernel at each scrape
-  --metrics-go    with --metrics-address, the Go runtime's and the
-                  process's metrics too (go_*, process_*)
-  --bpffs DIR, --state-dir DIR, --log-level LEVEL   as for every command
-
-Started by the runtime as a pre-registered plugin (from /opt/nri/plugins,
-named NN-sockshim), it takes its name, index and connection from the
-environment the runtime sets, and the flags are not needed.
-`
-
+// cmdNRI becomes sockshim-nri (exec: same pid, environment and stdio, so a
+// runtime that started sockshim as a pre-registered plugin talks to the
+// plugin itself).
 func cmdNRI(args []string) int {
-	fs := newFlagSet("nri")
-	socket := fs.String("socket", api.DefaultSocketPath, "")
-	name := fs.String("name", "sockshim", "")
-	idx := fs.String("idx", "10", "")
-	poolOf := addPool(fs)
-	metricsAddr := fs.String("metrics-address", "", "")
-	metricsGo := fs.Bool("metrics-go", false, "")
-	opts := addOptions(fs)
-	if code, ok := parse(fs, nriUsage, args); !ok {
-		return code
-	}
-	if *metricsGo && *metricsAddr == "" {
-		return fail(exitUsage, "nri: --metrics-go needs --metrics-address (see sockshim help nri)")
-	}
-	if code, ok := requireRoot("nri"); !ok {
-		return code
-	}
-	pool, err := poolOf()
+	self, err := os.Executable()
 	if err != nil {
-		return fail(exitUsage, "nri: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "nri: find own binary: %v", err)
 	}
-	log := opts.logger()
-	k, err := bpf.Open(opts.bpffs)
-	if err != nil {
-		return fail(exitFailure, "nri: %v", err)
-	}
-	defer k.Close()
-	store, err := records.Open(opts.stateDir)
-	if err != nil {
-		return fail(exitFailure, "nri: %v", err)
-	}
-	// NRI's own lines go through our logger, at our --log-level.
-	stubOpts := []stub.Option{stub.WithLogger(nriplugin.StubLogger(log))}
-	if os.Getenv(api.PluginSocketEnvVar) == "" { // not launched by the runtime
-		stubOpts = append(stubOpts, stub.WithSocketPath(*socket), stub.WithPluginName(*name), stub.WithPluginIdx(*idx))
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	plugin := &nriplugin.Plugin{K: k, Store: store, Pool: pool, Log: log}
-	if *metricsAddr != "" {
-		if plugin.Metrics, err = serveMetrics(ctx, *metricsAddr, *metricsGo, store, opts, log); err != nil {
-			return fail(exitFailure, "nri: %v", err)
-		}
-	}
-	s, err := stub.New(plugin, stubOpts...)
-	if err != nil {
-		return fail(exitFailure, "nri: %v", err)
-	}
-	if err := s.Run(ctx); err != nil && ctx.Err() == nil {
-		return fail(exitFailure, "nri: %v", err)
-	}
-	return exitOK
-}
-
-// serveMetrics starts the metrics endpoint before the plugin connects, so
-// that a busy address fails the command at once and Synchronize's set-ups
-// are already counted.
-func serveMetrics(ctx context.Context, addr string, goCollector bool, store *records.Store, opts *options, log *slog.Logger) (*nriplugin.Metrics, error) {
-	m, err := nriplugin.NewMetrics(nriplugin.MetricsConfig{Store: store, BPFFS: opts.bpffs, GoCollector: goCollector, Log: log})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := m.Serve(ctx, addr); err != nil {
-		return nil, err
-	}
-	return m, nil
+	prog := filepath.Join(filepath.Dir(self), nriProgram)
+	err = syscall.Exec(prog, append([]string{prog}, args...), os.Environ())
+	return cmdline.Fail(cmdline.ExitFailure, "nri: run %s: %v (the NRI plugin is installed beside sockshim: make build puts both in bin/)", prog, err)
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/records"
 )
 
@@ -17,27 +18,27 @@ unique prefix of the container id.
 `
 
 func cmdPort(args []string) int {
-	fs := newFlagSet("port")
-	opts := addOptions(fs)
-	if code, ok := parse(fs, portUsage, args); !ok {
+	fs := cmdline.NewFlagSet("port")
+	opts := cmdline.AddOptions(fs)
+	if code, ok := cmdline.Parse(fs, portUsage, args); !ok {
 		return code
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
-		return fail(exitUsage, "port: want ID [PORT[/PROTO]]")
+		return cmdline.Fail(cmdline.ExitUsage, "port: want ID [PORT[/PROTO]]")
 	}
-	store, err := records.Open(opts.stateDir)
+	store, err := records.Open(opts.StateDir)
 	if err != nil {
-		return fail(exitFailure, "port: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "port: %v", err)
 	}
 	rec, err := store.Find(fs.Arg(0))
 	if err != nil {
-		return fail(exitFailure, "port: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "port: %v", err)
 	}
 	if fs.NArg() == 1 {
 		for _, m := range rec.Ports {
 			fmt.Printf("%d/%s -> 0.0.0.0:%d\n", m.Port, m.Proto, m.HostPort)
 		}
-		return exitOK
+		return cmdline.ExitOK
 	}
 	num, proto, _ := strings.Cut(fs.Arg(1), "/")
 	if proto == "" {
@@ -45,13 +46,13 @@ func cmdPort(args []string) int {
 	}
 	port, err := strconv.ParseUint(num, 10, 16)
 	if err != nil {
-		return fail(exitUsage, "port: %q is not a port", fs.Arg(1))
+		return cmdline.Fail(cmdline.ExitUsage, "port: %q is not a port", fs.Arg(1))
 	}
 	for _, m := range rec.Ports {
 		if m.Proto == proto && uint64(m.Port) == port {
 			fmt.Printf("0.0.0.0:%d\n", m.HostPort)
-			return exitOK
+			return cmdline.ExitOK
 		}
 	}
-	return fail(exitFailure, "port: %s has no mapping for %d/%s", rec.ID, port, proto)
+	return cmdline.Fail(cmdline.ExitFailure, "port: %s has no mapping for %d/%s", rec.ID, port, proto)
 }

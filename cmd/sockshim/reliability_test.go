@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/testenv"
 )
 
@@ -107,7 +108,7 @@ func TestBadEnvironments(t *testing.T) {
 		cmd.Stdin = strings.NewReader(st)
 		cmd.Run()
 		code := cmd.ProcessState.ExitCode()
-		if code != exitFailure || o.Len() != 0 || strings.Count(e.String(), "\n") != 1 || !strings.Contains(e.String(), want) || strings.Contains(e.String(), "panic") {
+		if code != cmdline.ExitFailure || o.Len() != 0 || strings.Count(e.String(), "\n") != 1 || !strings.Contains(e.String(), want) || strings.Contains(e.String(), "panic") {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and one line containing %q", name, code, o.String(), e.String(), want)
 		}
 	}

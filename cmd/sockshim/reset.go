@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/records"
 )
 
@@ -15,23 +16,23 @@ flight is lost.
 `
 
 func cmdReset(args []string) int {
-	fs := newFlagSet("reset")
-	opts := addOptions(fs)
-	if code, ok := parse(fs, resetUsage, args); !ok {
+	fs := cmdline.NewFlagSet("reset")
+	opts := cmdline.AddOptions(fs)
+	if code, ok := cmdline.Parse(fs, resetUsage, args); !ok {
 		return code
 	}
-	if code, ok := requireRoot("reset"); !ok {
+	if code, ok := cmdline.RequireRoot("reset"); !ok {
 		return code
 	}
-	if err := bpf.Reset(opts.bpffs); err != nil {
-		return fail(exitFailure, "reset: %v", err)
+	if err := bpf.Reset(opts.BPFFS); err != nil {
+		return cmdline.Fail(cmdline.ExitFailure, "reset: %v", err)
 	}
-	store, err := records.Open(opts.stateDir)
+	store, err := records.Open(opts.StateDir)
 	if err != nil {
-		return fail(exitFailure, "reset: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "reset: %v", err)
 	}
 	if err := store.DeleteAll(); err != nil {
-		return fail(exitFailure, "reset: %v", err)
+		return cmdline.Fail(cmdline.ExitFailure, "reset: %v", err)
 	}
-	return exitOK
+	return cmdline.ExitOK
 }

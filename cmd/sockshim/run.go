@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/group"
 	"github.com/sockshim/sockshim/internal/records"
 	"github.com/sockshim/sockshim/oci"
@@ -48,55 +49,55 @@ Example: two servers on "port 3000" at once
 `
 
 func cmdRun(args []string) int {
-	fs := newFlagSet("run")
+	fs := cmdline.NewFlagSet("run")
 	portsFlag := fs.String("ports", "", "")
 	var bypass bypassFlag
 	fs.Var(&bypass, "bypass", "")
-	poolOf := addPool(fs)
+	poolOf := cmdline.AddPool(fs)
 	name := fs.String("name", "", "")
 	parent := fs.String("cgroup-parent", "", "")
-	opts := addOptions(fs)
-	if code, ok := parse(fs, runUsage, args); !ok {
+	opts := cmdline.AddOptions(fs)
+	if code, ok := cmdline.Parse(fs, runUsage, args); !ok {
 		return code
 	}
-	if code, ok := requireRoot("run"); !ok {
+	if code, ok := cmdline.RequireRoot("run"); !ok {
 		return code
 	}
 	argv := fs.Args()
 	if len(argv) == 0 {
-		return fail(exitUsage, "run: no command given (sockshim run [FLAGS] -- CMD [ARG...])")
+		return cmdline.Fail(cmdline.ExitUsage, "run: no command given (sockshim run [FLAGS] -- CMD [ARG...])")
 	}
 	ports, err := oci.ParsePorts(*portsFlag)
 	if *portsFlag == "" {
 		ports, err = nil, nil
 	}
 	if err != nil {
-		return fail(exitUsage, "run: --ports: %v", err)
+		return cmdline.Fail(cmdline.ExitUsage, "run: --ports: %v", err)
 	}
 	pool, err := poolOf()
 	if err != nil {
-		return fail(exitUsage, "run: %v", err)
+		return cmdline.Fail(cmdline.ExitUsage, "run: %v", err)
 	}
 	id := *name
 	if id == "" {
 		id = "run-" + strings.ToLower(rand.Text()[:8])
 	}
-	core, err := group.Open(opts.bpffs, opts.stateDir, opts.logger())
+	core, err := group.Open(opts.BPFFS, opts.StateDir, opts.Logger())
 	if err != nil {
-		return fail(exitRunFailure, "run: %v", err)
+		return cmdline.Fail(cmdline.ExitRunFailure, "run: %v", err)
 	}
 	defer core.Close()
 	want := records.Record{ID: id, Bypass: bypass.On, BypassPorts: bypass.Ports, Ports: ports}
 	g, err := core.StartRun(want, pool, *parent)
 	if err != nil {
-		return fail(exitRunFailure, "run: %v", err)
+		return cmdline.Fail(cmdline.ExitRunFailure, "run: %v", err)
 	}
 	code, err := runCommand(g.Record.Cgroup, argv)
 	if cerr := g.Close(); cerr != nil {
-		opts.logger().Warn("cleanup after run", "id", id, "error", cerr)
+		opts.Logger().Warn("cleanup after run", "id", id, "error", cerr)
 	}
 	if err != nil {
-		return fail(exitRunFailure, "run: %v", err)
+		return cmdline.Fail(cmdline.ExitRunFailure, "run: %v", err)
 	}
 	return code
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/testenv"
 )
 
@@ -118,11 +119,11 @@ func TestRunExitCodeAndLeftovers(t *testing.T) {
 		t.Fatal("cgroup with a leftover process not removed")
 	}
 	_, errOut, code = c.run("run", "--ports", "80000", "--", "true")
-	if code != exitUsage || !strings.Contains(errOut, `"80000"`) || strings.Count(errOut, "\n") != 1 {
+	if code != cmdline.ExitUsage || !strings.Contains(errOut, `"80000"`) || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("bad --ports: exit %d, stderr %q; want exit 2 and one line naming the item", code, errOut)
 	}
 	_, errOut, code = c.run("run", "--cgroup-parent", c.parent, "--", "/nonexistent/cmd")
-	if code != exitRunFailure || strings.Count(errOut, "\n") != 1 {
+	if code != cmdline.ExitRunFailure || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("missing command: exit %d, stderr %q; want 125 and one line", code, errOut)
 	}
 }
@@ -168,7 +169,7 @@ func TestRunBypassPorts(t *testing.T) {
 		t.Errorf("ls does not show the bypass ports:\n%s", out)
 	}
 	_, errOut, code := c.run("run", "--bypass=3000/udp", "--", "true")
-	if code != exitUsage || !strings.Contains(errOut, `"3000/udp"`) || strings.Count(errOut, "\n") != 1 {
+	if code != cmdline.ExitUsage || !strings.Contains(errOut, `"3000/udp"`) || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("bad --bypass: exit %d, stderr %q; want exit 2 and one line naming the item", code, errOut)
 	}
 }

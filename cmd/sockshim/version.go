@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/cmdline"
 )
 
 const versionUsage = `sockshim version
@@ -26,7 +28,7 @@ func cmdVersion(args []string) int {
 	unix.Uname(&uts)
 	fmt.Printf("sockshim %s\ncommit: %s\nkernel: %s\n", version, commit, unix.ByteSliceToString(uts.Release[:]))
 	fmt.Println("kernel features used: cgroup v2 bpf_link; cgroup/sock_create; cgroup sock_addr hooks bind4/6, connect4/6, getsockname4/6, getpeername4/6, sendmsg4/6, recvmsg4/6; sockops; SOCKHASH with sk_msg and sk_skb stream_verdict; cgroup storage")
-	return exitOK
+	return cmdline.ExitOK
 }
 
 // buildCommit is the VCS revision the go command recorded, for builds made
