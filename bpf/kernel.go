@@ -181,9 +181,21 @@ func (k *Kernel) loadAndPin() error {
 			return fmt.Errorf("record that the bypass is unavailable: %w", err)
 		}
 	}
+	verdict := false
+	if bypassLoaded {
+		verdict = needStreamVerdict()
+		if verdict {
+			if err := os.Mkdir(filepath.Join(k.progsDir(), streamVerdictPinned), 0o700); err != nil {
+				return fmt.Errorf("record the stream_verdict: %w", err)
+			}
+		}
+	}
 	for _, sp := range sockhashPrograms {
 		if !bypassLoaded {
 			break
+		}
+		if sp.attach == ebpf.AttachSkSKBStreamVerdict && !verdict {
+			continue
 		}
 		err := link.RawAttachProgram(link.RawAttachProgramOptions{
 			Target:  k.maps[mapSockets].FD(),

@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,48 +96,6 @@ func TestLockdownMode(t *testing.T) {
 			t.Errorf("lockdownMode(%q) = %q, want %q", in, got, want)
 		}
 	}
-}
-
-func TestProbeFIONREAD(t *testing.T) {
-	testenv.RequireRoot(t)
-	n, sent, woke, err := ProbeFIONREAD(true)
-	if err != nil {
-		t.Fatalf("with the no-op stream_verdict: %v", err)
-	}
-	t.Logf("with the no-op stream_verdict: FIONREAD %d of %d, epoll wakeup %v", n, sent, woke)
-	if sent != probeBytes || n != sent || !woke {
-		t.Errorf("with the no-op stream_verdict: FIONREAD %d of %d, epoll wakeup %v; want all bytes and a wakeup", n, sent, woke)
-	}
-
-	n, sent, woke, err = ProbeFIONREAD(false)
-	if err != nil {
-		t.Fatalf("without an SK_SKB verdict: %v", err)
-	}
-	t.Logf("without an SK_SKB verdict: FIONREAD %d of %d, epoll wakeup %v", n, sent, woke)
-}
-
-func TestProbeFIONREADRepeats(t *testing.T) {
-	testenv.RequireRoot(t)
-	// Every run cleans up after itself: its sockets, epoll fd, map and
-	// program are all fds of this process.
-	before := openFDs(t)
-	for i := 0; i < 20; i++ {
-		if _, _, _, err := ProbeFIONREAD(i%2 == 0); err != nil {
-			t.Fatalf("run %d: %v", i, err)
-		}
-	}
-	if after := openFDs(t); after > before {
-		t.Fatalf("%d fds open before 20 probes, %d after", before, after)
-	}
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(entries)
 }
 
 func TestReport(t *testing.T) {

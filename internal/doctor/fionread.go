@@ -1,40 +1,40 @@
 package doctor
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/sockshim/sockshim/internal/rawsock"
+	"github.com/sockshim/sockshim/internal/sockmapprobe"
 )
 
-// probeBytes is how many bytes ProbeFIONREAD sends.
-const probeBytes = 1000
-
-// probeTimeout bounds each wait of the probe (connect, accept, the epoll
-// wakeup, the read back).
+// probeTimeout bounds each wait of the read-path probes (connect, accept,
+// the epoll wakeup, the read back).
 const probeTimeout = time.Second
 
+// fionreadSettle is how long the check waits for FIONREAD to reach the full
+// count after the wakeup.
+const fionreadSettle = 200 * time.Millisecond
+
 // fionreadCheck runs the sockmap receive-path probe without and with the
-// no-op stream_verdict that sockshim attaches to its SOCKHASH. Only the
-// latter decides the check: sockshim always attaches the verdict.
+// no-op stream_verdict that sockshim attaches to its SOCKHASH where the
+// first finds the regression. The latter decides the check: where the
+// verdict does not help, the bypass cannot be used.
 func fionreadCheck() Check {
 	c := Check{Name: "sockmap FIONREAD"}
 	var bare string
-	n, sent, woke, err := ProbeFIONREAD(false)
+	n, sent, woke, err := sockmapprobe.FIONREAD(false, fionreadSettle)
 	switch {
 	case err != nil:
 		bare = fmt.Sprintf("without SK_SKB verdict: probe failed: %v", err)
 	case n == sent && woke:
-		bare = fmt.Sprintf("without SK_SKB verdict: FIONREAD=%d of %d (no regression)", n, sent)
+		c.OK = true
+		c.Detail = fmt.Sprintf("without SK_SKB verdict: FIONREAD=%d of %d (no regression: sockshim attaches no stream_verdict)", n, sent)
+		return c
 	default:
 		bare = fmt.Sprintf("without SK_SKB verdict: FIONREAD=%d of %d%s (regression)", n, sent, wakeNote(woke))
 	}
 
-	n, sent, woke, err = ProbeFIONREAD(true)
+	n, sent, woke, err = sockmapprobe.FIONREAD(true, fionreadSettle)
 	switch {
 	case err != nil:
 		c.Detail = fmt.Sprintf("%s; with no-op stream_verdict: probe failed: %v", bare, err)
@@ -44,7 +44,7 @@ func fionreadCheck() Check {
 		c.Fix = "the loopback bypass is refused on this host (containers still start); a kernel whose sockmap receive path keeps FIONREAD and wakeups right"
 	default:
 		c.OK = true
-		c.Detail = fmt.Sprintf("%s; with no-op stream_verdict: FIONREAD=%d (workaround works, sockshim applies it)", bare, n)
+		c.Detail = fmt.Sprintf("%s; with no-op stream_verdict: FIONREAD=%d (workaround works: sockshim attaches it)", bare, n)
 	}
 	return c
 }
@@ -54,86 +54,4 @@ func wakeNote(woke bool) string {
 		return ""
 	}
 	return ", no epoll wakeup"
-}
-
-// ProbeFIONREAD checks the sockmap receive path of the running kernel. It
-// makes a loopback TCP connection, puts the accepted (receiving) socket into
-// a fresh SOCKHASH, with a no-op SK_SKB stream_verdict attached to the map
-// when withVerdict, and sends sent bytes from the client, which is not in the
-// map, so they arrive by the normal path. It reports whether epoll on the
-// receiver woke up within a second and what ioctl(FIONREAD) then says, and
-// reads the bytes back, failing if they are not all there and intact.
-//
-// Nothing is attached to any cgroup and nothing is pinned; the map, the
-// program and the sockets are closed before it returns, also on error.
-func ProbeFIONREAD(withVerdict bool) (fionread int, sent int, woke bool, err error) {
-	sockhash, err := newProbeSockhash(withVerdict)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	defer sockhash.Close()
-
-	client, receiver, err := rawsock.Pair(rawsock.NonBlock, probeTimeout)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	defer unix.Close(client)
-	defer unix.Close(receiver)
-
-	if err := sockhash.insert(receiver); err != nil {
-		return 0, 0, false, err
-	}
-
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return 0, 0, false, fmt.Errorf("epoll_create1: %w", err)
-	}
-	defer unix.Close(epfd)
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, receiver, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(receiver)}); err != nil {
-		return 0, 0, false, fmt.Errorf("epoll_ctl: %w", err)
-	}
-
-	payload := probePayload(probeBytes)
-	if err := rawsock.WriteAll(client, payload, rawsock.Within(probeTimeout)); err != nil {
-		return 0, 0, false, fmt.Errorf("send: %w", err)
-	}
-	sent = len(payload)
-
-	ready, err := rawsock.EpollWait(epfd, make([]unix.EpollEvent, 1), probeTimeout)
-	if err != nil {
-		return 0, sent, false, err
-	}
-	woke = ready > 0
-	// The wakeup may come before the last segment is queued: give FIONREAD
-	// a short while to reach the full count before taking it.
-	settle := time.Now().Add(200 * time.Millisecond)
-	for {
-		fionread, err = unix.IoctlGetInt(receiver, unix.SIOCINQ)
-		if err != nil {
-			return 0, sent, woke, fmt.Errorf("ioctl(FIONREAD): %w", err)
-		}
-		if fionread >= sent || time.Now().After(settle) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-
-	got := make([]byte, sent)
-	if err := rawsock.ReadFull(receiver, got, rawsock.Within(probeTimeout)); err != nil {
-		return fionread, sent, woke, fmt.Errorf("read back: %w", err)
-	}
-	if !bytes.Equal(got, payload) {
-		return fionread, sent, woke, errors.New("the bytes read back differ from those sent")
-	}
-	return fionread, sent, woke, nil
-}
-
-// probePayload is n bytes that do not repeat with a short period, so a
-// misplaced byte shows when they are compared.
-func probePayload(n int) []byte {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(i*7 + i/256)
-	}
-	return b
 }

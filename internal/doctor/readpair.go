@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockshim/sockshim/internal/rawsock"
+	"github.com/sockshim/sockshim/internal/sockmapprobe"
 )
 
 // readPair is a loopback TCP connection for the receive-path probes. When
@@ -16,7 +17,7 @@ import (
 // and are read through the kernel's sockmap receive path.
 type readPair struct {
 	client, receiver int // non-blocking raw fds
-	sockhash         *probeSockhash
+	sockhash         *sockmapprobe.Sockhash
 }
 
 // newBlockingReadPair is newReadPair with a blocking receiving end: the
@@ -41,7 +42,7 @@ func newReadPair(inSockhash bool) (_ *readPair, err error) {
 		}
 	}()
 	if inSockhash {
-		if p.sockhash, err = newProbeSockhash(true); err != nil {
+		if p.sockhash, err = sockmapprobe.NewSockhash(true); err != nil {
 			return nil, err
 		}
 	}
@@ -49,7 +50,7 @@ func newReadPair(inSockhash bool) (_ *readPair, err error) {
 		return nil, err
 	}
 	if p.sockhash != nil {
-		if err := p.sockhash.insert(p.receiver); err != nil {
+		if err := p.sockhash.Insert(p.receiver); err != nil {
 			return nil, err
 		}
 	}

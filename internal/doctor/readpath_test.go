@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sockshim/sockshim/internal/sockmapprobe"
 	"github.com/sockshim/sockshim/internal/testenv"
 )
 
@@ -12,10 +13,10 @@ import (
 func TestReadProbes(t *testing.T) {
 	testenv.RequireRoot(t)
 	want := map[string]int{
-		"sockmap read: signal wakeup": probeBytes,
+		"sockmap read: signal wakeup": sockmapprobe.ProbeBytes,
 		"sockmap read: MSG_WAITALL":   wholeBytes,
 		"sockmap read: SO_RCVLOWAT":   wholeBytes,
-		"sockmap read: splice":        probeBytes,
+		"sockmap read: splice":        sockmapprobe.ProbeBytes,
 	}
 	if len(readProbes) != len(want) {
 		t.Fatalf("%d read probes, want %d", len(readProbes), len(want))
@@ -55,7 +56,7 @@ func TestReadProbesRepeat(t *testing.T) {
 	testenv.RequireRoot(t)
 	// Every run closes its sockets, pipe, map and program, also when the
 	// reader had to be woken.
-	before := openFDs(t)
+	before := testenv.OpenFDs(t)
 	for i := 0; i < 5; i++ {
 		for _, p := range readProbes {
 			if _, err := p.run(i%2 == 0); err != nil {
@@ -63,7 +64,7 @@ func TestReadProbesRepeat(t *testing.T) {
 			}
 		}
 	}
-	if after := openFDs(t); after > before {
+	if after := testenv.OpenFDs(t); after > before {
 		t.Fatalf("%d fds open before the probes, %d after", before, after)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockshim/sockshim/internal/rawsock"
+	"github.com/sockshim/sockshim/internal/sockmapprobe"
 )
 
 // A short-read probe asks for wholeBytes when only partBytes are queued,
@@ -56,7 +57,7 @@ func probeShortRead(inSockhash bool, flags, rcvlowat int) (readResult, error) {
 	if rcvlowat > 0 {
 		rest = rcvlowat
 	}
-	payload := probePayload(partBytes + rest)
+	payload := sockmapprobe.Payload(partBytes + rest)
 	if err := rawsock.WriteAll(p.client, payload[:partBytes], rawsock.Within(probeTimeout)); err != nil {
 		return readResult{}, fmt.Errorf("send the first part: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockshim/sockshim/internal/rawsock"
+	"github.com/sockshim/sockshim/internal/sockmapprobe"
 )
 
 // signalDelay is how long after the signal the data is sent: long enough
@@ -29,7 +30,7 @@ func probeSignalWakeup(inSockhash bool) (readResult, error) {
 	}
 	defer p.Close()
 
-	payload := probePayload(probeBytes)
+	payload := sockmapprobe.Payload(sockmapprobe.ProbeBytes)
 	buf := make([]byte, len(payload))
 	r := startRecv(p.receiver, buf, 0)
 	asleep, err := r.asleep(probeTimeout)

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sockshim/sockshim/internal/rawsock"
+	"github.com/sockshim/sockshim/internal/sockmapprobe"
 )
 
 // probeSplice splices from the receiving socket into a pipe once the bytes
@@ -28,7 +29,7 @@ func probeSplice(inSockhash bool) (readResult, error) {
 	defer unix.Close(pipe[0])
 	defer unix.Close(pipe[1])
 
-	payload := probePayload(probeBytes)
+	payload := sockmapprobe.Payload(sockmapprobe.ProbeBytes)
 	if err := rawsock.WriteAll(p.client, payload, rawsock.Within(probeTimeout)); err != nil {
 		return readResult{}, fmt.Errorf("send: %w", err)
 	}

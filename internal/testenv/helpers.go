@@ -35,6 +35,8 @@ func init() {
 		"load":      helperLoad,
 		"churn":     helperChurn,
 		"backlog":   helperBacklog,
+		"queued":    helperQueued,
+		"write":     helperWrite,
 	}
 }
 

@@ -109,3 +109,14 @@ func Run(t testing.TB, cgroupPath string, timeout time.Duration, v any, args ...
 		t.Fatalf("helper %v: %v\n%s", args, err, strings.TrimSpace(stderr))
 	}
 }
+
+// OpenFDs counts this process's open file descriptors (a probe that leaks
+// one shows as a growing count).
+func OpenFDs(t testing.TB) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}

@@ -1,4 +1,9 @@
-package doctor
+// Package sockmapprobe asks the running kernel how its sockmap receive path
+// treats a socket in a SOCKHASH: a private, unpinned map and a loopback
+// connection, attached to no cgroup. sockshim doctor reports what it finds;
+// the first load decides from it whether the bypass's map needs the no-op
+// stream_verdict (the FIONREAD regression).
+package sockmapprobe
 
 import (
 	"fmt"
@@ -8,16 +13,18 @@ import (
 	"github.com/cilium/ebpf/link"
 )
 
-// probeSockhash is a private, unpinned SOCKHASH for the receive-path probes,
+// Sockhash is a private, unpinned SOCKHASH for the receive-path probes,
 // optionally with a no-op SK_SKB stream_verdict attached, as sockshim runs
 // its own map on kernels with the FIONREAD regression.
-type probeSockhash struct {
+type Sockhash struct {
 	m      *ebpf.Map
 	prog   *ebpf.Program
 	attach link.RawAttachProgramOptions
 }
 
-func newProbeSockhash(withVerdict bool) (_ *probeSockhash, err error) {
+// NewSockhash makes the map, with the no-op verdict attached when
+// withVerdict.
+func NewSockhash(withVerdict bool) (_ *Sockhash, err error) {
 	m, err := ebpf.NewMap(&ebpf.MapSpec{
 		Name:       "sockshim_probe",
 		Type:       ebpf.SockHash,
@@ -28,7 +35,7 @@ func newProbeSockhash(withVerdict bool) (_ *probeSockhash, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("create SOCKHASH: %w", err)
 	}
-	s := &probeSockhash{m: m}
+	s := &Sockhash{m: m}
 	if !withVerdict {
 		return s, nil
 	}
@@ -58,9 +65,9 @@ func newProbeSockhash(withVerdict bool) (_ *probeSockhash, err error) {
 	return s, nil
 }
 
-// insert puts the socket fd into the map. The verdict (when there is one)
+// Insert puts the socket fd into the map. The verdict (when there is one)
 // is applied to a socket when it enters the map, so it is attached first.
-func (s *probeSockhash) insert(fd int) error {
+func (s *Sockhash) Insert(fd int) error {
 	if err := s.m.Update(uint32(0), uint64(fd), ebpf.UpdateAny); err != nil {
 		return fmt.Errorf("insert the receiving socket into the SOCKHASH: %w", err)
 	}
@@ -69,7 +76,7 @@ func (s *probeSockhash) insert(fd int) error {
 
 // Close detaches the verdict and closes the program and the map; sockets
 // still in the map leave it when the map goes.
-func (s *probeSockhash) Close() {
+func (s *Sockhash) Close() {
 	if s.attach.Program != nil {
 		link.RawDetachProgram(link.RawDetachProgramOptions(s.attach))
 	}
