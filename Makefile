@@ -13,7 +13,7 @@ TEST_TIMEOUT ?= 20m
 # deadline on a loaded machine (go.dev/issue/75804, fixed in Go 1.27).
 FUZZ_TIME    ?= 300000x
 
-.PHONY: all build generate test fuzz demo bench stress clean
+.PHONY: all build generate test fuzz demo demo-cri bench stress clean
 
 all: build
 
@@ -26,10 +26,13 @@ generate:
 	scripts/deps.sh generate
 	cd bpf && $(GO) generate ./...
 
+# SOCKSHIM_CRI=1: the CRI tests fail, rather than skip, without the
+# containerd and crictl that scripts/deps.sh cri builds.
 test: build
 	scripts/deps.sh test
+	scripts/deps.sh cri >/dev/null
 	$(GO) vet ./...
-	$(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
+	SOCKSHIM_CRI=1 $(GO) test -p 1 -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) fuzz
 
 # Each fuzz target for a short run (longer: make fuzz FUZZ_TIME=5m).
@@ -41,6 +44,11 @@ fuzz:
 demo: build
 	scripts/deps.sh demo
 	scripts/demo.sh
+
+# The NRI plugin under a private containerd 2.4.2, driven with crictl.
+demo-cri: build
+	scripts/deps.sh cri >/dev/null
+	scripts/demo-cri.sh
 
 # The long runs (about 10 minutes): 200 bypassed connections for 60 s, faults
 # during 30 s of traffic, a million bind/close cycles, 100,000 connections,

@@ -32,13 +32,23 @@ func newPodman(t *testing.T) *podmanEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	// podman's overlay driver leaves its work directory bind-mounted on
+	// itself: unmount what podman mounted under dir, then remove it.
+	t.Cleanup(func() {
+		if err := testenv.UnmountUnder(dir); err != nil {
+			t.Errorf("unmount podman's mounts: %v", err)
+		}
+		os.RemoveAll(dir)
+	})
 	hooks := filepath.Join(dir, "hooks.d")
 	if _, errOut, code := p.run("install", "--hooks-dir", hooks); code != 0 {
 		t.Fatalf("sockshim install: %s", errOut)
 	}
 	p.conf = containersConf(t)
-	p.args = []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"), "--hooks-dir", hooks}
+	// vfs: with --rootfs there is no image to layer, and overlay would
+	// leave its work directory mounted (podman's exit-time cleanup of a
+	// container mounts it again after the test's).
+	p.args = []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "runroot"), "--storage-driver", "vfs", "--hooks-dir", hooks}
 	p.rootfs = filepath.Join(dir, "rootfs")
 	makeRootfs(t, p.rootfs)
 	return p
