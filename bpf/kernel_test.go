@@ -164,7 +164,7 @@ func TestAttachDetachLeavesNothing(t *testing.T) {
 	k := openTestKernel(t)
 	parent := testenv.CgroupParent(t)
 	cg := testenv.Cgroup(t, parent, "g1")
-	before, err := k.MapSizes()
+	before, err := testenv.MapSizes(k.root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestAttachDetachLeavesNothing(t *testing.T) {
 	if n := attachedCount(t, cg); n != 0 {
 		t.Fatalf("%d programs still attached after detach", n)
 	}
-	after, _ := k.MapSizes()
+	after, _ := testenv.MapSizes(k.root)
 	for name, n := range before {
 		if after[name] != n {
 			t.Errorf("map %s has %d entries after detach, %d before", name, after[name], n)

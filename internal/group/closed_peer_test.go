@@ -47,7 +47,7 @@ func TestSenderEndsWhenUnreadPeerCloses(t *testing.T) {
 			srv.JSON(t, helperTimeout, &l)
 			cli := testenv.Start(t, b, "backlog", "dial", l.Addr, fmt.Sprint(1<<30), "5")
 			time.Sleep(time.Second) // the sender fills the receiver and blocks
-			sizes, err := e.k.MapSizes()
+			sizes, err := testenv.MapSizes(e.bpffs)
 			if err != nil {
 				t.Fatal(err)
 			}

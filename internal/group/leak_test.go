@@ -15,7 +15,7 @@ func TestNoLeaks(t *testing.T) {
 	e := newEnv(t)
 	_, cg := e.group(t, "leaky", true, tcp(3000), udp(3000))
 	_, peer := e.group(t, "peer", true)
-	before, err := e.k.MapSizes()
+	before, err := testenv.MapSizes(e.bpffs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestNoLeaks(t *testing.T) {
 	if c, _ := e.k.Counters(leakyID); c.Messages < uint64(conns) {
 		t.Fatalf("only %d messages redirected over %d connections", c.Messages, conns)
 	}
-	after, err := e.k.MapSizes()
+	after, err := testenv.MapSizes(e.bpffs)
 	if err != nil {
 		t.Fatal(err)
 	}
