@@ -3,7 +3,6 @@
 package cgroup
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,62 +12,28 @@ import (
 	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup2"
+
+	"github.com/sockshim/sockshim/internal/mountinfo"
 )
 
 // Mountpoint returns where the cgroup v2 hierarchy is mounted, read from
 // /proc/self/mountinfo (/sys/fs/cgroup on most hosts, /sys/fs/cgroup/unified
 // on hybrid ones).
 func Mountpoint() (string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read()
 	if err != nil {
-		return "", fmt.Errorf("read mount table: %w", err)
+		return "", err
 	}
-	defer f.Close()
-	return mountpointFrom(bufio.NewScanner(f))
+	return mountpointIn(mounts)
 }
 
-func mountpointFrom(sc *bufio.Scanner) (string, error) {
-	for sc.Scan() {
-		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
+func mountpointIn(mounts []mountinfo.Mount) (string, error) {
+	for _, m := range mounts {
+		if m.FSType == "cgroup2" {
+			return m.Point, nil
 		}
-		if sep < 5 || sep+1 >= len(fields) {
-			continue
-		}
-		if fields[sep+1] == "cgroup2" {
-			return unescapeMountPath(fields[4]), nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("read mount table: %w", err)
 	}
 	return "", errors.New("no cgroup v2 hierarchy is mounted (mount -t cgroup2 none /sys/fs/cgroup/unified, or boot with systemd.unified_cgroup_hierarchy=1)")
-}
-
-// unescapeMountPath undoes the octal escapes of mountinfo (\040 for space).
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%3o", &v); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // Create makes the child cgroup at path (below the v2 mountpoint mnt).

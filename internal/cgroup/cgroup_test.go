@@ -1,7 +1,6 @@
 package cgroup
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/mountinfo"
 )
 
 // noPid is above the kernel's PID_MAX_LIMIT, so no process ever has it.
@@ -131,15 +132,24 @@ func TestMountpoint(t *testing.T) {
 	}
 }
 
-func TestMountpointFrom(t *testing.T) {
+func parse(t *testing.T, table string) []mountinfo.Mount {
+	t.Helper()
+	mounts, err := mountinfo.Parse(strings.NewReader(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mounts
+}
+
+func TestMountpointIn(t *testing.T) {
 	hybrid := "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n" +
 		"32 31 0:29 / /sys/fs/cgroup/cpu rw shared:5 - cgroup cgroup rw,cpu\n" +
 		`41 31 0:38 / /sys/fs/cgroup/uni\040fied rw - cgroup2 cgroup2 rw` + "\n"
-	if got, err := mountpointFrom(bufio.NewScanner(strings.NewReader(hybrid))); err != nil || got != "/sys/fs/cgroup/uni fied" {
+	if got, err := mountpointIn(parse(t, hybrid)); err != nil || got != "/sys/fs/cgroup/uni fied" {
 		t.Fatalf("hybrid table: %q, %v", got, err)
 	}
 	v1only := "32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
-	if _, err := mountpointFrom(bufio.NewScanner(strings.NewReader(v1only))); err == nil || !strings.Contains(err.Error(), "no cgroup v2 hierarchy") {
+	if _, err := mountpointIn(parse(t, v1only)); err == nil || !strings.Contains(err.Error(), "no cgroup v2 hierarchy") {
 		t.Fatalf("v1-only table: %v, want no cgroup v2 hierarchy", err)
 	}
 }

@@ -47,11 +47,7 @@ func (c *Core) StartContainer(ctr Container) (*records.Record, error) {
 		c.log.Warn(ErrOwnNetwork.Error(), "id", ctr.ID)
 		return nil, nil
 	}
-	k, err := c.kernel()
-	if err != nil {
-		return nil, err
-	}
-	mnt, err := cgroup.Mountpoint()
+	k, mnt, err := c.kernelAndMount()
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/sockshim/sockshim/bpf"
+	"github.com/sockshim/sockshim/internal/cgroup"
 	"github.com/sockshim/sockshim/internal/records"
 )
 
@@ -48,6 +49,20 @@ func (c *Core) kernel() (*bpf.Kernel, error) {
 	}
 	c.k, c.ownsK = k, true
 	return k, nil
+}
+
+// kernelAndMount is what a set-up needs first: the kernel objects and the
+// cgroup v2 mount.
+func (c *Core) kernelAndMount() (*bpf.Kernel, string, error) {
+	k, err := c.kernel()
+	if err != nil {
+		return nil, "", err
+	}
+	mnt, err := cgroup.Mountpoint()
+	if err != nil {
+		return nil, "", err
+	}
+	return k, mnt, nil
 }
 
 // Close closes what Open opened.

@@ -22,11 +22,7 @@ type Run struct {
 // <cgroup v2 mount>/sockshim), and sets the group up in it. On error
 // nothing is left behind.
 func (c *Core) StartRun(want records.Record, pool Pool, parent string) (*Run, error) {
-	k, err := c.kernel()
-	if err != nil {
-		return nil, err
-	}
-	mnt, err := cgroup.Mountpoint()
+	k, mnt, err := c.kernelAndMount()
 	if err != nil {
 		return nil, err
 	}

@@ -1,14 +1,13 @@
 package testenv
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sockshim/sockshim/internal/mountinfo"
 )
 
 // UnmountUnder detaches every mount at or below dir (a pod's shm, a
@@ -41,40 +40,15 @@ func UnmountUnder(dir string) error {
 // MountsOf lists the mount points whose filesystem type fstype accepts, in
 // mount order.
 func MountsOf(accept func(fstype string) bool) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var mounts []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-		fields := strings.Fields(sc.Text())
-		sep := slices.Index(fields, "-")
-		if sep < 5 || sep+1 >= len(fields) || !accept(fields[sep+1]) {
-			continue
+	var points []string
+	for _, m := range mounts {
+		if accept(m.FSType) {
+			points = append(points, m.Point)
 		}
-		mounts = append(mounts, unescape(fields[4]))
 	}
-	return mounts, sc.Err()
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return points, nil
 }
