@@ -66,7 +66,7 @@ func (k *Kernel) Counters(id uint64) (Counters, error) {
 // groups; the leak tests compare them before and after.
 func (k *Kernel) MapSizes() (map[string]int, error) {
 	sizes := map[string]int{}
-	for _, name := range []string{mapVirtualToHost, mapHostToVirtual, mapCounters, mapSockets, mapPeerRefs, mapListeners, mapScope} {
+	for _, name := range []string{mapVirtualToHost, mapHostToVirtual, mapHolders, mapCounters, mapSockets, mapPeerRefs, mapListeners, mapScope} {
 		m, err := k.bpfMap(name)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // no bypass on this host

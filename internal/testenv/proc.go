@@ -109,3 +109,9 @@ func Run(t testing.TB, cgroupPath string, timeout time.Duration, v any, args ...
 		t.Fatalf("helper %v: %v\n%s", args, err, strings.TrimSpace(stderr))
 	}
 }
+
+// Stop kills the helper and waits for its end.
+func (p *Proc) Stop() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
