@@ -64,6 +64,8 @@ const (
 	bypassMapBypassSockets           = "bypass_sockets"
 	bypassMapGroupConfig             = "group_config"
 	bypassMapHostAddrs               = "host_addrs"
+	bypassMapHostToVirtual           = "host_to_virtual"
+	bypassMapVirtualToHost           = "virtual_to_host"
 	bypassProgBypassPassSkb          = "bypass_pass_skb"
 	bypassProgBypassRedirectMsg      = "bypass_redirect_msg"
 	bypassProgBypassTrackEstablished = "bypass_track_established"
@@ -129,6 +131,8 @@ type bypassMapSpecs struct {
 	BypassSockets    *ebpf.MapSpec `ebpf:"bypass_sockets"`
 	GroupConfig      *ebpf.MapSpec `ebpf:"group_config"`
 	HostAddrs        *ebpf.MapSpec `ebpf:"host_addrs"`
+	HostToVirtual    *ebpf.MapSpec `ebpf:"host_to_virtual"`
+	VirtualToHost    *ebpf.MapSpec `ebpf:"virtual_to_host"`
 }
 
 // bypassVariableSpecs contains global variables before they are loaded into the kernel.
@@ -166,6 +170,8 @@ type bypassMaps struct {
 	BypassSockets    *ebpf.Map `ebpf:"bypass_sockets"`
 	GroupConfig      *ebpf.Map `ebpf:"group_config"`
 	HostAddrs        *ebpf.Map `ebpf:"host_addrs"`
+	HostToVirtual    *ebpf.Map `ebpf:"host_to_virtual"`
+	VirtualToHost    *ebpf.Map `ebpf:"virtual_to_host"`
 }
 
 func (m *bypassMaps) Close() error {
@@ -179,6 +185,8 @@ func (m *bypassMaps) Close() error {
 		m.BypassSockets,
 		m.GroupConfig,
 		m.HostAddrs,
+		m.HostToVirtual,
+		m.VirtualToHost,
 	)
 }
 

@@ -18,6 +18,8 @@ const (
 	flagPorts        = 1 << 0
 	flagBypass       = 1 << 1
 	flagBypassScoped = 1 << 2
+	flagPortsAllTCP  = 1 << 3
+	flagPortsAllUDP  = 1 << 4
 )
 
 // Group is one container (or `sockshim run` group): a cgroup v2 directory and
@@ -34,15 +36,26 @@ type Group struct {
 	// group's own outgoing connections.
 	BypassPorts []uint16
 	// Ports are the group's virtual ports and the host ports behind them.
+	// AttachGroup claims the host ports (ClaimHostPort), keeping claims
+	// made for the group before; a port another group holds is refused.
 	Ports []ports.Mapping
+	// All: the protocols whose other ports get a host port from the pool
+	// PoolLow-PoolHigh when the group first binds them (c/ports_all.c).
+	All               ports.All
+	PoolLow, PoolHigh uint16
 }
 
 // groupConfig mirrors struct group_config.
 type groupConfig struct {
-	GroupID uint64
-	Flags   uint32
-	_       uint32
+	GroupID  uint64
+	Flags    uint32
+	PoolLow  uint16
+	PoolHigh uint16
 }
+
+// ErrPortsAllUnavailable: the kernel refused the bind programs of
+// io.sockshim.ports=all.
+var ErrPortsAllUnavailable = errors.New("io.sockshim.ports=all is not available on this host: the kernel refused its bind programs (they need bpf_loop and bpf_set_retval, Linux 5.18 or newer; see sockshim doctor)")
 
 // ErrBypassUnavailable: the kernel refused the bypass programs, or the
 // operator turned the bypass off (SOCKSHIM_DISABLE_BYPASS).
@@ -79,6 +92,12 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 	if g.Bypass && !k.BypassAvailable() {
 		return ErrBypassUnavailable
 	}
+	if g.All.Any() && !k.PortsAllAvailable() {
+		return ErrPortsAllUnavailable
+	}
+	if g.All.Any() && (g.PoolLow == 0 || g.PoolHigh < g.PoolLow) {
+		return fmt.Errorf("group %s: io.sockshim.ports=all needs a pool, not %d-%d", g.Name, g.PoolLow, g.PoolHigh)
+	}
 	if err := validateMappings(g.Ports); err != nil {
 		return fmt.Errorf("group %s: %w", g.Name, err)
 	}
@@ -105,11 +124,21 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 	}()
 
 	var flags uint32
-	if len(g.Ports) > 0 {
+	if len(g.Ports) > 0 || g.All.Any() {
 		flags |= flagPorts
 		if err := k.addMappings(id, g.Ports); err != nil {
 			return fmt.Errorf("group %s: %w", g.Name, err)
 		}
+	}
+	cfg := groupConfig{GroupID: id}
+	if g.All.TCP {
+		flags |= flagPortsAllTCP
+	}
+	if g.All.UDP {
+		flags |= flagPortsAllUDP
+	}
+	if g.All.Any() {
+		cfg.PoolLow, cfg.PoolHigh = g.PoolLow, g.PoolHigh
 	}
 	if g.Bypass {
 		flags |= flagBypass
@@ -148,7 +177,7 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 			// is zero and they leave sockets alone. The group's code
 			// does not run yet, so nothing goes untreated.
 			configured = true
-			cfg := groupConfig{GroupID: id, Flags: flags}
+			cfg.Flags = flags
 			m, err := k.bpfMap(mapGroupConfig)
 			if err != nil {
 				return err
@@ -238,9 +267,13 @@ func (k *Kernel) Groups() ([]string, error) {
 	return names, nil
 }
 
-// removeGroupEntries deletes everything the maps hold for a group id.
+// removeGroupEntries deletes everything the maps hold for a group id; its
+// host ports go back to the pool.
 func (k *Kernel) removeGroupEntries(id uint64) error {
 	if err := k.removeMappings(id); err != nil {
+		return err
+	}
+	if err := k.ReleaseHostPorts(id); err != nil {
 		return err
 	}
 	m, err := k.bpfMap(mapCounters)
@@ -284,8 +317,15 @@ func (g Group) needs(c concern) bool {
 	case concernBypass:
 		return g.Bypass
 	case concernPorts:
-		return len(g.Ports) > 0
+		return len(g.Ports) > 0 || g.All.Any()
+	case concernListedBind:
+		return len(g.Ports) > 0 && !g.All.Any()
+	case concernAllBind:
+		return g.All.Any()
 	case concernUDPPorts:
+		if g.All.UDP {
+			return true
+		}
 		for _, m := range g.Ports {
 			if m.Proto == "udp" {
 				return true

@@ -79,7 +79,7 @@ func (k *Kernel) programsPinned() bool {
 		pinned[e.Name()] = true
 	}
 	for _, p := range cgroupPrograms {
-		if p.concern == concernBypass && pinned[bypassUnavailable] {
+		if o, ok := optionalObject(p.concern); ok && pinned[o.unavailable] {
 			continue
 		}
 		if !pinned[p.name] {
@@ -88,10 +88,6 @@ func (k *Kernel) programsPinned() bool {
 	}
 	return true
 }
-
-// bypassUnavailable is a directory among the pinned programs that says the
-// kernel refused the bypass programs when this build loaded.
-const bypassUnavailable = "bypass-unavailable"
 
 // DisableBypassEnv turns the bypass off on a host whatever the annotations
 // say (containers then use the normal path, with a warning).
@@ -103,7 +99,18 @@ func (k *Kernel) BypassAvailable() bool {
 	if os.Getenv(DisableBypassEnv) != "" {
 		return false
 	}
-	_, err := os.Stat(filepath.Join(k.progsDir(), bypassUnavailable))
+	return k.loaded(concernBypass)
+}
+
+// PortsAllAvailable reports whether the kernel loaded the bind programs of
+// io.sockshim.ports=all.
+func (k *Kernel) PortsAllAvailable() bool { return k.loaded(concernAllBind) }
+
+// loaded reports whether the optional object of concern c loaded: a
+// directory among the pinned programs says when the kernel refused it.
+func (k *Kernel) loaded(c concern) bool {
+	o, _ := optionalObject(c)
+	_, err := os.Stat(filepath.Join(k.progsDir(), o.unavailable))
 	return err != nil
 }
 
@@ -142,16 +149,17 @@ func (k *Kernel) loadAndPin() error {
 		return err
 	}
 	opts := ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: k.mapsDir()}}
-	bypassLoaded := false
-	for _, spec := range specs {
-		_, isBypass := spec.Programs["bypass_redirect_msg"]
+	refused := map[concern]bool{}
+	for i, spec := range specs {
+		o := objects[i]
 		coll, err := ebpf.NewCollectionWithOptions(spec, opts)
-		if err != nil && isBypass && !errors.Is(err, ebpf.ErrMapIncompatible) {
-			// A kernel without sockmap, sk_msg or sockops: the port
-			// remap still works, the bypass degrades to the normal path.
+		if err != nil && o.unavailable != "" && !errors.Is(err, ebpf.ErrMapIncompatible) {
+			// A kernel without sockmap, sk_msg or sockops, or without
+			// bpf_loop: the rest still works, and the groups that ask
+			// for this object's part are told.
+			refused[o.concern] = true
 			continue
 		}
-		bypassLoaded = bypassLoaded || isBypass
 		if errors.Is(err, ebpf.ErrMapIncompatible) {
 			return fmt.Errorf("maps pinned under %s come from an incompatible sockshim build (run `sockshim reset`): %w", k.mapsDir(), err)
 		}
@@ -176,13 +184,14 @@ func (k *Kernel) loadAndPin() error {
 	if err := os.MkdirAll(k.progsDir(), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", k.progsDir(), err)
 	}
-	if !bypassLoaded {
-		if err := os.Mkdir(filepath.Join(k.progsDir(), bypassUnavailable), 0o700); err != nil {
-			return fmt.Errorf("record that the bypass is unavailable: %w", err)
+	for c := range refused {
+		o, _ := optionalObject(c)
+		if err := os.Mkdir(filepath.Join(k.progsDir(), o.unavailable), 0o700); err != nil {
+			return fmt.Errorf("record that the kernel refused %s: %w", o.name, err)
 		}
 	}
 	verdict := false
-	if bypassLoaded {
+	if !refused[concernBypass] {
 		verdict = needStreamVerdict()
 		if verdict {
 			if err := os.Mkdir(filepath.Join(k.progsDir(), streamVerdictPinned), 0o700); err != nil {
@@ -191,7 +200,7 @@ func (k *Kernel) loadAndPin() error {
 		}
 	}
 	for _, sp := range sockhashPrograms {
-		if !bypassLoaded {
+		if refused[concernBypass] {
 			break
 		}
 		if sp.attach == ebpf.AttachSkSKBStreamVerdict && !verdict {
@@ -209,7 +218,7 @@ func (k *Kernel) loadAndPin() error {
 	// Programs are pinned last: a complete program directory means a
 	// complete load.
 	for _, p := range cgroupPrograms {
-		if p.concern == concernBypass && !bypassLoaded {
+		if refused[p.concern] {
 			continue
 		}
 		if err := k.progs[p.name].Pin(filepath.Join(k.progsDir(), p.name)); err != nil {

@@ -172,8 +172,14 @@ func TestAttachDetachLeavesNothing(t *testing.T) {
 	if err := k.AttachGroup(g); err != nil {
 		t.Fatalf("attach: %v", err)
 	}
-	if n := attachedCount(t, cg); n != len(cgroupPrograms) {
-		t.Fatalf("%d programs attached, want %d", n, len(cgroupPrograms))
+	want := 0
+	for _, p := range cgroupPrograms {
+		if g.needs(p.concern) {
+			want++
+		}
+	}
+	if n := attachedCount(t, cg); n != want || want != len(cgroupPrograms)-2 {
+		t.Fatalf("%d programs attached, want %d: all but the two bind programs of ports=all", n, want)
 	}
 	if err := k.AttachGroup(g); err == nil {
 		t.Fatal("attaching the same group twice succeeded")

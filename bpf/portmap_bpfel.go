@@ -19,10 +19,18 @@ type portmapAddr6 struct {
 }
 
 type portmapGroupConfig struct {
-	_       structs.HostLayout
-	GroupId uint64
-	Flags   uint32
-	Pad     uint32
+	_        structs.HostLayout
+	GroupId  uint64
+	Flags    uint32
+	PoolLow  uint16
+	PoolHigh uint16
+}
+
+type portmapHostPort struct {
+	_     structs.HostLayout
+	Port  uint16
+	Proto uint8
+	Pad   uint8
 }
 
 type portmapPortKey struct {
@@ -39,6 +47,7 @@ type portmapPortKey struct {
 const (
 	portmapMapGroupConfig          = "group_config"
 	portmapMapHostAddrs            = "host_addrs"
+	portmapMapHostPortHolders      = "host_port_holders"
 	portmapMapHostToVirtual        = "host_to_virtual"
 	portmapMapVirtualToHost        = "virtual_to_host"
 	portmapProgPortmapBind4        = "portmap_bind4"
@@ -115,10 +124,11 @@ type portmapProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type portmapMapSpecs struct {
-	GroupConfig   *ebpf.MapSpec `ebpf:"group_config"`
-	HostAddrs     *ebpf.MapSpec `ebpf:"host_addrs"`
-	HostToVirtual *ebpf.MapSpec `ebpf:"host_to_virtual"`
-	VirtualToHost *ebpf.MapSpec `ebpf:"virtual_to_host"`
+	GroupConfig     *ebpf.MapSpec `ebpf:"group_config"`
+	HostAddrs       *ebpf.MapSpec `ebpf:"host_addrs"`
+	HostPortHolders *ebpf.MapSpec `ebpf:"host_port_holders"`
+	HostToVirtual   *ebpf.MapSpec `ebpf:"host_to_virtual"`
+	VirtualToHost   *ebpf.MapSpec `ebpf:"virtual_to_host"`
 }
 
 // portmapVariableSpecs contains global variables before they are loaded into the kernel.
@@ -147,16 +157,18 @@ func (o *portmapObjects) Close() error {
 //
 // It can be passed to loadPortmapObjects or ebpf.CollectionSpec.LoadAndAssign.
 type portmapMaps struct {
-	GroupConfig   *ebpf.Map `ebpf:"group_config"`
-	HostAddrs     *ebpf.Map `ebpf:"host_addrs"`
-	HostToVirtual *ebpf.Map `ebpf:"host_to_virtual"`
-	VirtualToHost *ebpf.Map `ebpf:"virtual_to_host"`
+	GroupConfig     *ebpf.Map `ebpf:"group_config"`
+	HostAddrs       *ebpf.Map `ebpf:"host_addrs"`
+	HostPortHolders *ebpf.Map `ebpf:"host_port_holders"`
+	HostToVirtual   *ebpf.Map `ebpf:"host_to_virtual"`
+	VirtualToHost   *ebpf.Map `ebpf:"virtual_to_host"`
 }
 
 func (m *portmapMaps) Close() error {
 	return _PortmapClose(
 		m.GroupConfig,
 		m.HostAddrs,
+		m.HostPortHolders,
 		m.HostToVirtual,
 		m.VirtualToHost,
 	)

@@ -19,6 +19,13 @@ func protoNumber(proto string) (uint8, error) {
 	return 0, fmt.Errorf("unknown protocol %q", proto)
 }
 
+func protoName(n uint8) string {
+	if n == unix.IPPROTO_UDP {
+		return "udp"
+	}
+	return "tcp"
+}
+
 func validateMappings(ms []ports.Mapping) error {
 	seenPort := map[portmapPortKey]bool{}
 	seenHost := map[portmapPortKey]bool{}
@@ -43,7 +50,8 @@ func validateMappings(ms []ports.Mapping) error {
 	return nil
 }
 
-// addMappings writes a group's mappings both ways.
+// addMappings claims a group's host ports (claims it made already stand)
+// and writes its mappings both ways.
 func (k *Kernel) addMappings(id uint64, ms []ports.Mapping) error {
 	toHost, err := k.bpfMap(mapVirtualToHost)
 	if err != nil {
@@ -54,6 +62,13 @@ func (k *Kernel) addMappings(id uint64, ms []ports.Mapping) error {
 		return err
 	}
 	for _, m := range ms {
+		holder, err := k.ClaimHostPort(m.Proto, m.HostPort, id)
+		if err != nil {
+			return err
+		}
+		if holder != id {
+			return fmt.Errorf("host port %d/%s is held by another group (cgroup id %d)", m.HostPort, m.Proto, holder)
+		}
 		proto, _ := protoNumber(m.Proto)
 		v := portmapPortKey{GroupId: id, Port: m.Port, Proto: proto}
 		h := portmapPortKey{GroupId: id, Port: m.HostPort, Proto: proto}

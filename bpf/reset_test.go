@@ -17,7 +17,8 @@ func TestDetachLinksTwiceAndDefunct(t *testing.T) {
 	live := testenv.Cgroup(t, parent, "live")
 	gone := testenv.Cgroup(t, parent, "gone")
 	for name, cg := range map[string]string{"live": live, "gone": gone} {
-		if err := k.AttachGroup(Group{Name: name, Cgroup: cg, Ports: []ports.Mapping{{Proto: "udp", Port: 53, HostPort: 21053}}}); err != nil {
+		host := map[string]uint16{"live": 21053, "gone": 21054}[name]
+		if err := k.AttachGroup(Group{Name: name, Cgroup: cg, Ports: []ports.Mapping{{Proto: "udp", Port: 53, HostPort: host}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

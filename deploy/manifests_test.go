@@ -102,13 +102,13 @@ func TestExamplePods(t *testing.T) {
 		if !pod.Spec.HostNetwork {
 			t.Errorf("%s is not on the host network", pod.Name)
 		}
-		ports, err := oci.ParsePorts(pod.Annotations[oci.AnnotationPorts])
+		ports, _, err := oci.ParsePorts(pod.Annotations[oci.AnnotationPorts])
 		if err != nil || len(ports) != 1 || ports[0].Port != 8080 {
 			t.Errorf("%s: %s=%q: %v", pod.Name, oci.AnnotationPorts, pod.Annotations[oci.AnnotationPorts], err)
 		}
 		for key, value := range pod.Annotations {
 			if strings.HasPrefix(key, oci.AnnotationPorts+"/container.") {
-				if _, err := oci.ParsePorts(value); err != nil {
+				if _, _, err := oci.ParsePorts(value); err != nil {
 					t.Errorf("%s: %s: %v", pod.Name, key, err)
 				}
 			}

@@ -23,14 +23,17 @@ func AnnotationError(key string, err error) error {
 
 // Settings are what a container's sockshim annotations ask for.
 type Settings struct {
-	Ports  []ports.Mapping
+	Ports []ports.Mapping
+	// All: the protocols whose every port the group gets a host port for
+	// when it binds it (io.sockshim.ports=all).
+	All    ports.All
 	Bypass bool
 	// BypassPorts scope the bypass to these container ports (see Bypass).
 	BypassPorts []uint16
 }
 
 // Wanted reports whether the settings ask for anything at all.
-func (s Settings) Wanted() bool { return len(s.Ports) > 0 || s.Bypass }
+func (s Settings) Wanted() bool { return len(s.Ports) > 0 || s.All.Any() || s.Bypass }
 
 // ParseSettings reads both annotations through lookup (a map for the OCI
 // hook, NRI's effective pod annotations for the plugin). found is false when
@@ -39,7 +42,7 @@ func ParseSettings(lookup func(key string) (string, bool)) (s Settings, found bo
 	ports, hasPorts := lookup(AnnotationPorts)
 	bypass, hasBypass := lookup(AnnotationBypass)
 	if hasPorts {
-		if s.Ports, err = ParsePorts(ports); err != nil {
+		if s.Ports, s.All, err = ParsePorts(ports); err != nil {
 			return Settings{}, true, AnnotationError(AnnotationPorts, err)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 func TestAnnotationErrorLine(t *testing.T) {
-	_, err := ParsePorts("abc")
+	_, _, err := ParsePorts("abc")
 	line := AnnotationError(AnnotationPorts, err)
 	if got, want := line.Error(), `io.sockshim.ports: invalid item "abc": not a port number`; got != want {
 		t.Fatalf("%q, want %q", got, want)
@@ -36,6 +36,12 @@ func TestParseSettings(t *testing.T) {
 	want := Settings{Ports: []ports.Mapping{{Proto: "udp", Port: 3000, HostPort: 18080}}, Bypass: true}
 	if err != nil || !found || !reflect.DeepEqual(s, want) {
 		t.Fatalf("both annotations: %+v, %v, %v; want %+v", s, found, err, want)
+	}
+
+	s, found, err = ParseSettings(lookupIn(map[string]string{AnnotationPorts: "all/udp"}))
+	want = Settings{All: ports.All{UDP: true}}
+	if err != nil || !found || !reflect.DeepEqual(s, want) || !s.Wanted() {
+		t.Fatalf("ports=all/udp: %+v, %v, %v; want %+v", s, found, err, want)
 	}
 
 	s, found, err = ParseSettings(lookupIn(map[string]string{AnnotationBypass: "false"}))

@@ -29,37 +29,77 @@ type protoPort struct {
 }
 
 // ParsePorts parses a comma-separated list of PORT, HOSTPORT:PORT or
-// LOW-HIGH items, each optionally suffixed /tcp (default) or /udp. A range
-// gives one ports.Mapping per port, in order. tcp and udp are separate port
-// spaces; within one, a container port or a fixed host port may be listed
-// only once.
-func ParsePorts(value string) ([]ports.Mapping, error) {
-	var out []ports.Mapping
-	ports := map[protoPort]bool{}
-	hosts := map[protoPort]bool{}
+// LOW-HIGH items, each optionally suffixed /tcp (default) or /udp, and the
+// item all (both protocols), all/tcp or all/udp. A range gives one
+// ports.Mapping per port, in order. tcp and udp are separate port spaces;
+// within one, a container port, a fixed host port or all may be listed only
+// once. all mixes with the other items: they keep the host ports they name
+// (or get one from the pool when the group is set up), every other port of
+// the protocol gets one when the group binds it.
+func ParsePorts(value string) ([]ports.Mapping, ports.All, error) {
+	var (
+		out   []ports.Mapping
+		all   ports.All
+		seen  = map[protoPort]bool{}
+		hosts = map[protoPort]bool{}
+	)
+	fail := func(err error) ([]ports.Mapping, ports.All, error) { return nil, ports.All{}, err }
 	for _, raw := range strings.Split(value, ",") {
 		item := strings.TrimSpace(raw)
+		if a, ok, err := parseAll(item); err != nil {
+			return fail(err)
+		} else if ok {
+			if a.TCP && all.TCP {
+				return fail(&PortError{item, "all/tcp is listed twice"})
+			}
+			if a.UDP && all.UDP {
+				return fail(&PortError{item, "all/udp is listed twice"})
+			}
+			all.TCP, all.UDP = all.TCP || a.TCP, all.UDP || a.UDP
+			continue
+		}
 		specs, err := parseItem(item)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
 		for _, s := range specs {
 			p := protoPort{s.Proto, s.Port}
-			if ports[p] {
-				return nil, &PortError{item, fmt.Sprintf("port %d/%s is listed twice", s.Port, s.Proto)}
+			if seen[p] {
+				return fail(&PortError{item, fmt.Sprintf("port %d/%s is listed twice", s.Port, s.Proto)})
 			}
-			ports[p] = true
+			seen[p] = true
 			if s.HostPort != 0 {
 				h := protoPort{s.Proto, s.HostPort}
 				if hosts[h] {
-					return nil, &PortError{item, fmt.Sprintf("host port %d/%s is listed twice", s.HostPort, s.Proto)}
+					return fail(&PortError{item, fmt.Sprintf("host port %d/%s is listed twice", s.HostPort, s.Proto)})
 				}
 				hosts[h] = true
 			}
 			out = append(out, s)
 		}
 	}
-	return out, nil
+	return out, all, nil
+}
+
+// parseAll reads the item all, all/tcp or all/udp (ok true), in any case as
+// protocols are. A body of all with another protocol is an error; anything
+// else is not an all item.
+func parseAll(item string) (a ports.All, ok bool, err error) {
+	body, proto, hasProto := strings.Cut(item, "/")
+	if !strings.EqualFold(body, "all") {
+		return a, false, nil
+	}
+	switch p := strings.ToLower(proto); {
+	case !hasProto:
+		a.TCP, a.UDP = true, true
+	case p == "tcp":
+		a.TCP = true
+	case p == "udp":
+		a.UDP = true
+	default:
+		return a, false, &PortError{item, fmt.Sprintf("unknown protocol %q (want tcp or udp)", proto)}
+	}
+	return a, true, nil
 }
 
 // parseItem parses one trimmed item: PORT, HOSTPORT:PORT or LOW-HIGH, with

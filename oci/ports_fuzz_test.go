@@ -9,20 +9,26 @@ import (
 
 // FuzzParsePorts: never a panic; an error is a *PortError naming one of the
 // value's items; whatever parses is well formed and round-trips through its
-// canonical form. More seeds live in testdata/fuzz/FuzzParsePorts.
+// canonical form (the mappings' items, then all/tcp and all/udp). More seeds
+// live in testdata/fuzz/FuzzParsePorts.
 func FuzzParsePorts(f *testing.F) {
 	for _, s := range []string{
 		"3000", "18080:3000/udp", "4000-4010", "3000/tcp,3000/udp", " 80 , 443 ",
 		"abc", "0", "80000", "-1", "+5", "3000.5", "", ",", "3000,,4000",
 		"3000-2000", "1-1025", "1-1024", "18080:3000,18080:4000",
 		"3000-3005,3004", "3000/sctp", "18080:3000-3001", "3000/UDP",
+		"all", "all/tcp", "all/udp", "8080:80,all", "all,all", "ALL/Udp,all/tcp",
+		"all/sctp", "all:80", "3000,all/udp",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
-		specs, err := ParsePorts(value)
+		specs, all, err := ParsePorts(value)
 		if err != nil {
 			checkPortError(t, value, err)
+			if all.Any() {
+				t.Fatalf("%q: error %v with all %+v", value, err, all)
+			}
 			return
 		}
 		ports, hosts := map[protoPort]bool{}, map[protoPort]bool{}
@@ -45,10 +51,10 @@ func FuzzParsePorts(f *testing.F) {
 			}
 			items = append(items, s.String())
 		}
-		canonical := strings.Join(items, ",")
-		again, err := ParsePorts(canonical)
-		if err != nil || !reflect.DeepEqual(again, specs) {
-			t.Fatalf("%q: canonical form %q parses to %v, %v; want %v", value, canonical, again, err, specs)
+		canonical := strings.Join(append(items, all.Items()...), ",")
+		again, againAll, err := ParsePorts(canonical)
+		if err != nil || !reflect.DeepEqual(again, specs) || againAll != all {
+			t.Fatalf("%q: canonical form %q parses to %v, %+v, %v; want %v, %+v", value, canonical, again, againAll, err, specs, all)
 		}
 	})
 }

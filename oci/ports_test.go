@@ -48,13 +48,13 @@ func TestParsePortsValid(t *testing.T) {
 		{"3000:3000", []ports.Mapping{{Proto: "tcp", Port: 3000, HostPort: 3000}}},
 		{"80,18080:8080", []ports.Mapping{{Proto: "tcp", Port: 80, HostPort: 0}, {Proto: "tcp", Port: 8080, HostPort: 18080}}},
 	} {
-		got, err := ParsePorts(c.in)
+		got, all, err := ParsePorts(c.in)
 		if err != nil {
 			t.Errorf("ParsePorts(%q): %v", c.in, err)
 			continue
 		}
-		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("ParsePorts(%q) = %v, want %v", c.in, got, c.want)
+		if !reflect.DeepEqual(got, c.want) || all.Any() {
+			t.Errorf("ParsePorts(%q) = %v, %+v; want %v and no all", c.in, got, all, c.want)
 		}
 	}
 }
@@ -116,8 +116,19 @@ func TestParsePortsErrors(t *testing.T) {
 		{"3000/", "3000/", `unknown protocol ""`},
 		{"3000/tcp/udp", "3000/tcp/udp", `"3000/tcp" is not a port number`},
 		{"3000 /tcp", "3000 /tcp", `"3000 " is not a port number`},
+		// all
+		{"all,all", "all", "all/tcp is listed twice"},
+		{"all/udp,all", "all", "all/udp is listed twice"},
+		{"all/tcp,ALL/TCP", "ALL/TCP", "all/tcp is listed twice"},
+		{"all/sctp", "all/sctp", `unknown protocol "sctp"`},
+		{"all/", "all/", `unknown protocol ""`},
+		{"all:80", "all:80", `"all" is not a port number`},
+		{"80:all", "80:all", `"all" is not a port number`},
+		{"all-100", "all-100", `"all" is not a port number`},
+		{"alll", "alll", "not a port number"},
+		{"all,", "", "empty item"},
 	} {
-		_, err := ParsePorts(c.in)
+		_, _, err := ParsePorts(c.in)
 		var pe *PortError
 		if !errors.As(err, &pe) {
 			t.Errorf("ParsePorts(%q): %v, want a *PortError", c.in, err)
@@ -135,8 +146,40 @@ func TestParsePortsErrors(t *testing.T) {
 	}
 }
 
+func TestParsePortsAll(t *testing.T) {
+	both := ports.All{TCP: true, UDP: true}
+	for _, c := range []struct {
+		in   string
+		want []ports.Mapping
+		all  ports.All
+	}{
+		{"all", nil, both},
+		{"ALL", nil, both},
+		{" all ", nil, both},
+		{"all/tcp", nil, ports.All{TCP: true}},
+		{"all/udp", nil, ports.All{UDP: true}},
+		{"all/UDP", nil, ports.All{UDP: true}},
+		{"all/tcp,all/udp", nil, both},
+		{"8080:80,all", []ports.Mapping{{Proto: "tcp", Port: 80, HostPort: 8080}}, both},
+		{"all,8080:80/udp", []ports.Mapping{{Proto: "udp", Port: 80, HostPort: 8080}}, both},
+		{"3000,all/udp,4000-4001", []ports.Mapping{{Proto: "tcp", Port: 3000}, {Proto: "tcp", Port: 4000}, {Proto: "tcp", Port: 4001}}, ports.All{UDP: true}},
+	} {
+		got, all, err := ParsePorts(c.in)
+		if err != nil || !reflect.DeepEqual(got, c.want) || all != c.all {
+			t.Errorf("ParsePorts(%q) = %v, %+v, %v; want %v, %+v", c.in, got, all, err, c.want, c.all)
+		}
+	}
+	for all, want := range map[ports.All]string{
+		{TCP: true, UDP: true}: "all", {TCP: true}: "all/tcp", {UDP: true}: "all/udp", {}: "",
+	} {
+		if got := all.String(); got != want {
+			t.Errorf("%+v.String() = %q, want %q", all, got, want)
+		}
+	}
+}
+
 func TestPortErrorLine(t *testing.T) {
-	_, err := ParsePorts("abc")
+	_, _, err := ParsePorts("abc")
 	if got, want := err.Error(), `invalid item "abc": not a port number`; got != want {
 		t.Fatalf("%q, want %q", got, want)
 	}

@@ -24,6 +24,8 @@
 #define GROUP_PORTS  (1u << 0) /* io.sockshim.ports: remap listed ports */
 #define GROUP_BYPASS (1u << 1) /* io.sockshim.bypass: loopback TCP bypass */
 #define GROUP_BYPASS_SCOPED (1u << 2) /* io.sockshim.bypass lists ports (scope.h) */
+#define GROUP_PORTS_ALL_TCP (1u << 3) /* io.sockshim.ports=all or all/tcp (ports_all.c) */
+#define GROUP_PORTS_ALL_UDP (1u << 4) /* io.sockshim.ports=all or all/udp (ports_all.c) */
 
 /* Per-attachment configuration of a group. The key is the group's cgroup id;
  * because the key is a plain u64 the storage is shared by every program that
@@ -35,7 +37,10 @@
 struct group_config {
 	__u64 group_id;
 	__u32 flags;
-	__u32 _pad;
+	/* The pool an `all` group's bind programs take host ports from
+	 * (ports_all.c), host byte order; zero for other groups. */
+	__u16 pool_low;
+	__u16 pool_high;
 };
 
 struct {

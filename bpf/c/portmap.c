@@ -2,52 +2,8 @@
  * lands on H; connect()/sendmsg() to P on a local address go to H;
  * getsockname(), getpeername() and recvmsg() show P where the kernel has H. */
 #include "common.h"
-
-#define SOCK_ADDR_OK 1
-
-struct port_key {
-	__u64 group_id;
-	__u16 port;  /* host byte order */
-	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 _pad[5];
-};
-
-/* (group, proto, virtual port) -> host port. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct port_key);
-	__type(value, __u16);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} virtual_to_host SEC(".maps");
-
-/* (group, proto, host port) -> virtual port. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct port_key);
-	__type(value, __u16);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} host_to_virtual SEC(".maps");
-
-/* Looks port (network order, as in user_port) up in map for the socket's
- * group; returns the translated port in network order, or 0. */
-static __always_inline __u32 translate(void *map, struct group_config *cfg,
-				       __u32 protocol, __u32 user_port)
-{
-	struct port_key key = {};
-	__u16 *to;
-
-	key.group_id = cfg->group_id;
-	key.proto = protocol;
-	key.port = bpf_ntohs((__u16)user_port);
-	if (!key.port)
-		return 0;
-	to = bpf_map_lookup_elem(map, &key);
-	if (!to)
-		return 0;
-	return bpf_htons(*to);
-}
+#include "port_maps.h"
+#include "host_ports.h" /* created with the port maps: userspace claims listed ports there */
 
 /* The verifier allows 4-byte reads of user_ip6 only word by word. */
 static __always_inline void user_addr6(struct bpf_sock_addr *ctx, struct addr6 *a)
@@ -58,7 +14,8 @@ static __always_inline void user_addr6(struct bpf_sock_addr *ctx, struct addr6 *
 	a->w[3] = CTX_READ(ctx->user_ip6[3]);
 }
 
-/* bind: P on any address -> H. */
+/* bind: a listed P on any address -> H. (The bind programs of an `all`
+ * group are in ports_all.c.) */
 static __always_inline int do_bind(struct bpf_sock_addr *ctx)
 {
 	struct group_config *cfg = group_of_attachment(GROUP_PORTS);
@@ -67,9 +24,10 @@ static __always_inline int do_bind(struct bpf_sock_addr *ctx)
 	if (!cfg)
 		return SOCK_ADDR_OK;
 	port = translate(&virtual_to_host, cfg, ctx->protocol, ctx->user_port);
-	if (port)
-		ctx->user_port = port;
-	return SOCK_ADDR_OK;
+	if (!port)
+		return SOCK_ADDR_OK;
+	ctx->user_port = port;
+	return BIND_REMAPPED;
 }
 
 SEC("cgroup/bind4")

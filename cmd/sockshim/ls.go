@@ -20,18 +20,27 @@ cgroup, bypass, port mappings (PORT/PROTO->HOSTPORT) and the bytes their
 sockets sent through the bypass redirect.
 
   --json   one JSON array; each entry has the keys id, kind, cgroup,
-           bypass, bypass_ports (when the bypass is scoped to ports), ports
-           (a list of {"port", "host_port", "proto"}), redirected_bytes,
-           normal_path_switches and left_map
+           bypass, bypass_ports (when the bypass is scoped to ports), all
+           (under io.sockshim.ports=all: {"tcp": true, "udp": true}, each
+           protocol the group has all of), ports (a list of {"port",
+           "host_port", "proto"}), redirected_bytes, normal_path_switches
+           and left_map
+
+Under io.sockshim.ports=all a port gets its host port when the group first
+binds it; ls reads those mappings from the kernel's maps, so it shows the
+ports bound so far (PORTS begins with all, all/tcp or all/udp).
 `
 
 // lsEntry is one line of sockshim ls; its JSON form is part of the
 // command's contract.
 type lsEntry struct {
-	ID              string          `json:"id"`
-	Kind            records.Kind    `json:"kind"`
-	Cgroup          string          `json:"cgroup"`
-	Bypass          bool            `json:"bypass"`
+	ID     string       `json:"id"`
+	Kind   records.Kind `json:"kind"`
+	Cgroup string       `json:"cgroup"`
+	Bypass bool         `json:"bypass"`
+	// All: the protocols the group has all of (io.sockshim.ports=all);
+	// then Ports are what the kernel maps now.
+	All             ports.All       `json:"all,omitzero"`
 	Ports           []ports.Mapping `json:"ports"`
 	RedirectedBytes uint64          `json:"redirected_bytes"`
 	// NormalPathSwitches counts the times a socket of the container stopped
@@ -66,6 +75,9 @@ func cmdLs(args []string) int {
 	fmt.Fprintln(w, "ID\tKIND\tBYPASS\tPORTS\tREDIRECTED\tCGROUP")
 	for _, e := range entries {
 		var ports []string
+		if e.All.Any() {
+			ports = append(ports, e.All.String())
+		}
 		for _, m := range e.Ports {
 			ports = append(ports, fmt.Sprintf("%d/%s->%d", m.Port, m.Proto, m.HostPort))
 		}
@@ -94,7 +106,16 @@ func listEntries(opts *cmdline.Options) ([]lsEntry, error) {
 	}
 	entries := []lsEntry{}
 	for _, r := range recs {
-		e := lsEntry{ID: r.ID, Kind: r.Kind, Cgroup: r.Cgroup, Bypass: r.Bypass, Ports: r.Ports, BypassPorts: r.BypassPorts}
+		e := lsEntry{ID: r.ID, Kind: r.Kind, Cgroup: r.Cgroup, Bypass: r.Bypass, All: r.All, Ports: r.Ports, BypassPorts: r.BypassPorts}
+		switch {
+		case r.All.Any() && kerr != nil:
+			// Only the kernel's maps hold the ports bound under all.
+			opts.Logger().Warn("cannot read the kernel's maps: showing only the listed ports", "id", r.ID, "error", kerr)
+		case r.All.Any():
+			if e.Ports, err = k.Mappings(r.CgroupID); err != nil {
+				return nil, err
+			}
+		}
 		if e.Ports == nil {
 			e.Ports = []ports.Mapping{}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sockshim/sockshim/internal/cmdline"
 	"github.com/sockshim/sockshim/internal/group"
+	"github.com/sockshim/sockshim/internal/ports"
 	"github.com/sockshim/sockshim/internal/records"
 	"github.com/sockshim/sockshim/oci"
 )
@@ -27,7 +28,10 @@ cgroup, its pins and its record are removed.
 
   --ports SPECS         virtual ports, as io.sockshim.ports: PORT,
                         HOSTPORT:PORT or LOW-HIGH, each with an optional
-                        /tcp (default) or /udp, comma-separated
+                        /tcp (default) or /udp, comma-separated; all
+                        (or all/tcp, all/udp) gives CMD the whole port
+                        space: every port it binds gets a host port from
+                        the pool then
   --bypass              opt CMD's TCP sockets into the loopback bypass
   --bypass=PORTS        the same, only for connections accepted on these
                         ports (PORT or LOW-HIGH, comma-separated) and CMD's
@@ -67,9 +71,13 @@ func cmdRun(args []string) int {
 	if len(argv) == 0 {
 		return cmdline.Fail(cmdline.ExitUsage, "run: no command given (sockshim run [FLAGS] -- CMD [ARG...])")
 	}
-	ports, err := oci.ParsePorts(*portsFlag)
-	if *portsFlag == "" {
-		ports, err = nil, nil
+	var (
+		mappings []ports.Mapping
+		all      ports.All
+		err      error
+	)
+	if *portsFlag != "" {
+		mappings, all, err = oci.ParsePorts(*portsFlag)
 	}
 	if err != nil {
 		return cmdline.Fail(cmdline.ExitUsage, "run: --ports: %v", err)
@@ -87,7 +95,7 @@ func cmdRun(args []string) int {
 		return cmdline.Fail(cmdline.ExitRunFailure, "run: %v", err)
 	}
 	defer core.Close()
-	want := records.Record{ID: id, Bypass: bypass.On, BypassPorts: bypass.Ports, Ports: ports}
+	want := records.Record{ID: id, Bypass: bypass.On, BypassPorts: bypass.Ports, Ports: mappings, All: all}
 	g, err := core.StartRun(want, pool, *parent)
 	if err != nil {
 		return cmdline.Fail(cmdline.ExitRunFailure, "run: %v", err)

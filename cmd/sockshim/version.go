@@ -27,7 +27,7 @@ func cmdVersion(args []string) int {
 	var uts unix.Utsname
 	unix.Uname(&uts)
 	fmt.Printf("sockshim %s\ncommit: %s\nkernel: %s\n", version, commit, unix.ByteSliceToString(uts.Release[:]))
-	fmt.Println("kernel features used: cgroup v2 bpf_link; cgroup/sock_create; cgroup sock_addr hooks bind4/6, connect4/6, getsockname4/6, getpeername4/6, sendmsg4/6, recvmsg4/6; sockops; SOCKHASH with sk_msg and sk_skb stream_verdict; cgroup storage")
+	fmt.Println("kernel features used: cgroup v2 bpf_link; cgroup/sock_create; cgroup sock_addr hooks bind4/6, connect4/6, getsockname4/6, getpeername4/6, sendmsg4/6, recvmsg4/6; sockops; SOCKHASH with sk_msg and sk_skb stream_verdict; cgroup storage; for ports=all bpf_loop, bpf_set_retval and bpf_sk_lookup_tcp/udp in bind4/6")
 	return cmdline.ExitOK
 }
 

@@ -59,6 +59,7 @@ func Run(opts Options) []Check {
 	checks = append(checks, mapTypes()...)
 	checks = append(checks, programTypes()...)
 	checks = append(checks, helpers()...)
+	checks = append(checks, privilegedPorts(), portsAllLoads())
 	checks = append(checks, fionreadCheck())
 	checks = append(checks, readPathChecks()...)
 	checks = append(checks, bypassLoads())

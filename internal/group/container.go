@@ -58,7 +58,7 @@ func (c *Core) StartContainer(ctr Container) (*records.Record, error) {
 	s := ctr.Settings
 	rec, err := Setup(k, c.store, records.Record{
 		ID: ctr.ID, Kind: ctr.Kind, Cgroup: cg, Bypass: s.Bypass, BypassPorts: s.BypassPorts,
-		Ports: s.Ports, CreatedCgroup: movedFrom != "",
+		Ports: s.Ports, All: s.All, CreatedCgroup: movedFrom != "",
 	}, ctr.Pool)
 	if err != nil {
 		return nil, errors.Join(err, cgroup.Restore(mnt, cg, movedFrom, ctr.Pid))

@@ -6,11 +6,9 @@ package group
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/sockshim/sockshim/bpf"
-	"github.com/sockshim/sockshim/internal/ports"
 	"github.com/sockshim/sockshim/internal/records"
 )
 
@@ -36,7 +34,10 @@ func Setup(k *bpf.Kernel, store *records.Store, want records.Record, pool Pool) 
 		return nil, fmt.Errorf("%s %w", want.ID, ErrAlreadySetUp)
 	}
 	rec := want
-	if rec.Ports, err = allocate(store, want.ID, want.Ports, pool); err != nil {
+	if rec.All.Any() && !k.PortsAllAvailable() {
+		return nil, fmt.Errorf("%s: %w", want.ID, bpf.ErrPortsAllUnavailable)
+	}
+	if rec.Ports, err = allocate(k, store, id, want.Ports, want.All, pool); err != nil {
 		return nil, err
 	}
 	if rec.Bypass && !k.BypassAvailable() {
@@ -48,17 +49,23 @@ func Setup(k *bpf.Kernel, store *records.Store, want records.Record, pool Pool) 
 	// The record goes first so that a crash between the two leaves
 	// something gc can find.
 	if err := store.Write(&rec); err != nil {
-		return nil, err
+		return nil, errors.Join(err, k.ReleaseHostPorts(id))
 	}
-	if err := k.AttachGroup(attachment(&rec)); err != nil {
+	// On error AttachGroup releases the host ports with the rest.
+	if err := k.AttachGroup(attachment(&rec, pool)); err != nil {
 		return nil, errors.Join(err, store.Delete(rec.ID))
 	}
 	return &rec, nil
 }
 
-// attachment is what the kernel needs of a record.
-func attachment(r *records.Record) bpf.Group {
-	return bpf.Group{Name: r.ID, Cgroup: r.Cgroup, Bypass: r.Bypass, BypassPorts: r.BypassPorts, Ports: r.Ports}
+// attachment is what the kernel needs of a record, and of the pool an
+// `all` group takes ports from as it binds them.
+func attachment(r *records.Record, pool Pool) bpf.Group {
+	g := bpf.Group{Name: r.ID, Cgroup: r.Cgroup, Bypass: r.Bypass, BypassPorts: r.BypassPorts, Ports: r.Ports, All: r.All}
+	if r.All.Any() {
+		g.PoolLow, g.PoolHigh = pool.Low, pool.High
+	}
+	return g
 }
 
 // Teardown detaches a group and removes its record, under the state lock.
@@ -86,71 +93,6 @@ func teardown(k *bpf.Kernel, store *records.Store, id string, rec *records.Recor
 	return store.Delete(id)
 }
 
-// allocate turns the requested ports into mappings: fixed host ports are
-// checked, the others taken from the pool, skipping ports that other groups
-// hold or that are bound on the host.
-func allocate(store *records.Store, groupID string, want []ports.Mapping, pool Pool) ([]ports.Mapping, error) {
-	if len(want) == 0 {
-		return nil, nil
-	}
-	taken := map[string]string{} // "proto/port" -> holder
-	all, err := store.List()
-	if err != nil && len(all) == 0 && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	for _, r := range all {
-		for _, m := range r.Ports {
-			taken[key(m.Proto, m.HostPort)] = r.ID
-		}
-	}
-	var out []ports.Mapping
-	for _, p := range want {
-		if p.HostPort == 0 {
-			continue
-		}
-		if holder, ok := taken[key(p.Proto, p.HostPort)]; ok {
-			return nil, fmt.Errorf("host port %d/%s is already taken by %s", p.HostPort, p.Proto, holder)
-		}
-		if !hostPortFree(p.Proto, p.HostPort, false) {
-			return nil, fmt.Errorf("host port %d/%s is already in use on this host", p.HostPort, p.Proto)
-		}
-		taken[key(p.Proto, p.HostPort)] = groupID
-	}
-	if err := pool.CheckEphemeral(); err != nil && needsPool(want) {
-		return nil, err
-	}
-	next := map[string]uint32{"tcp": uint32(pool.Low), "udp": uint32(pool.Low)}
-	for _, p := range want {
-		h := p.HostPort
-		if h == 0 {
-			for ; next[p.Proto] <= uint32(pool.High); next[p.Proto]++ {
-				c := uint16(next[p.Proto])
-				if _, ok := taken[key(p.Proto, c)]; !ok && hostPortFree(p.Proto, c, true) {
-					h = c
-					break
-				}
-			}
-			if h == 0 {
-				return nil, fmt.Errorf("no free host port left in the pool %s for %d/%s", pool, p.Port, p.Proto)
-			}
-			taken[key(p.Proto, h)] = groupID
-		}
-		out = append(out, ports.Mapping{Proto: p.Proto, Port: p.Port, HostPort: h})
-	}
-	return out, nil
-}
-
-func needsPool(ports []ports.Mapping) bool {
-	for _, p := range ports {
-		if p.HostPort == 0 {
-			return true
-		}
-	}
-	return false
-}
-
-func key(proto string, port uint16) string { return fmt.Sprintf("%s/%d", proto, port) }
-
 // Collect tears down groups whose cgroup is gone (or is another cgroup now)
 // and pins that have no record, returning their ids.
 func Collect(k *bpf.Kernel, store *records.Store) ([]string, error) {
@@ -163,9 +105,11 @@ func Collect(k *bpf.Kernel, store *records.Store) ([]string, error) {
 	known := map[string]bool{}
 	var removed []string
 	var errs []error
+	live := map[uint64]bool{}
 	for _, r := range recs {
 		known[r.ID] = true
 		if id, err := bpf.CgroupID(r.Cgroup); err == nil && id == r.CgroupID {
+			live[id] = true
 			continue // alive
 		}
 		if err := teardown(k, store, r.ID, r); err != nil {
@@ -187,6 +131,12 @@ func Collect(k *bpf.Kernel, store *records.Store) ([]string, error) {
 			continue
 		}
 		removed = append(removed, name)
+	}
+	// Host ports and mappings of groups no record names any more (their
+	// links went before their entries did) go back to the pool; only when
+	// every record could be read, so that no live group loses its ports.
+	if listErr == nil {
+		errs = append(errs, k.RemovePortsExcept(live))
 	}
 	return removed, errors.Join(append(errs, listErr)...)
 }

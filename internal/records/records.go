@@ -40,6 +40,10 @@ type Record struct {
 	// BypassPorts scope the bypass to the group's listeners on these ports.
 	BypassPorts []uint16        `json:"bypass_ports,omitempty"`
 	Ports       []ports.Mapping `json:"ports"`
+	// All: the protocols whose other ports get a host port when the group
+	// binds them (io.sockshim.ports=all). Those mappings live in the
+	// kernel's maps only: the record cannot know them.
+	All ports.All `json:"all,omitzero"`
 	// Warnings say what the group asked for and did not get.
 	Warnings []string `json:"warnings,omitempty"`
 	// CreatedCgroup is set when sockshim made the cgroup and must remove it.

@@ -61,6 +61,7 @@ func TestWriteRead(t *testing.T) {
 		ID: "c1", Kind: "container", Cgroup: "/sys/fs/cgroup/unified/a", CgroupID: 4242,
 		Bypass: true, BypassPorts: []uint16{80, 443},
 		Ports:         []ports.Mapping{{Proto: "tcp", Port: 80, HostPort: 30080}, {Proto: "udp", Port: 53, HostPort: 30053}},
+		All:           ports.All{UDP: true},
 		Warnings:      []string{"no bypass for udp"},
 		CreatedCgroup: true,
 		Created:       time.Date(2025, 3, 4, 5, 6, 7, 8, time.UTC),

@@ -23,6 +23,18 @@ func StartCommand(t testing.TB, cgroupPath string, argv ...string) *Proc {
 	return startCmd(t, cgroupPath, exec.Command(argv[0], argv[1:]...))
 }
 
+// StartCommandAs is StartCommand for a process of user uid and group gid,
+// without capabilities (no ambient ones are passed on).
+func StartCommandAs(t testing.TB, cgroupPath string, uid, gid uint32, argv ...string) *Proc {
+	t.Helper()
+	if len(argv) == 0 {
+		t.Fatal("StartCommandAs: no program")
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
+	return startCmd(t, cgroupPath, cmd)
+}
+
 // startCmd launches cmd for Start and StartCommand: clone3 into the cgroup,
 // our own stdout pipe, kill and reap in cleanup.
 func startCmd(t testing.TB, cgroupPath string, cmd *exec.Cmd) *Proc {
@@ -33,7 +45,10 @@ func startCmd(t testing.TB, cgroupPath string, cmd *exec.Cmd) *Proc {
 			t.Fatalf("open cgroup %s: %v", cgroupPath, err)
 		}
 		defer syscall.Close(fd)
-		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
 	}
 	// An os.Pipe, not StdoutPipe: Wait runs concurrently and would close a
 	// StdoutPipe before its last lines are read.

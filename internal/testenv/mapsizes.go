@@ -12,7 +12,7 @@ import (
 // growingMaps are sockshim's maps whose entries come and go with sockets and
 // groups (not the host's addresses, not the cgroup storage the kernel frees
 // with the cgroup).
-var growingMaps = []string{"virtual_to_host", "host_to_virtual", "bypass_counters", "bypass_sockets", "bypass_peer_refs", "bypass_listeners", "bypass_scope"}
+var growingMaps = []string{"virtual_to_host", "host_to_virtual", "host_port_holders", "bypass_counters", "bypass_sockets", "bypass_peer_refs", "bypass_listeners", "bypass_scope"}
 
 // MapSizes counts the entries of those of growingMaps pinned under
 // bpffs/maps (the bypass's are missing on a host without it), so a leak

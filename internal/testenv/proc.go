@@ -120,3 +120,9 @@ func OpenFDs(t testing.TB) int {
 	}
 	return len(entries)
 }
+
+// Stop kills the helper and waits for its end.
+func (p *Proc) Stop() {
+	p.cmd.Process.Kill()
+	<-p.done
+}

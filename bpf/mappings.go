@@ -1,15 +1,16 @@
 package bpf
 
 import (
+	"cmp"
 	"fmt"
-
-	"golang.org/x/sys/unix"
+	"slices"
 
 	"github.com/sockshim/sockshim/internal/ports"
 )
 
-// Mappings reads a group's mappings back from the kernel (the tests'
-// view of the port maps).
+// Mappings reads a group's mappings back from the kernel, sorted by
+// protocol and port: for an `all` group also those its bind programs made,
+// which only the kernel knows (sockshim ls and port, and the tests).
 func (k *Kernel) Mappings(id uint64) ([]ports.Mapping, error) {
 	toHost, err := k.bpfMap(mapVirtualToHost)
 	if err != nil {
@@ -23,14 +24,13 @@ func (k *Kernel) Mappings(id uint64) ([]ports.Mapping, error) {
 		if key.GroupId != id {
 			continue
 		}
-		proto := "tcp"
-		if key.Proto == unix.IPPROTO_UDP {
-			proto = "udp"
-		}
-		out = append(out, ports.Mapping{Proto: proto, Port: key.Port, HostPort: host})
+		out = append(out, ports.Mapping{Proto: protoName(key.Proto), Port: key.Port, HostPort: host})
 	}
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", mapVirtualToHost, err)
 	}
+	slices.SortFunc(out, func(a, b ports.Mapping) int {
+		return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Port, b.Port))
+	})
 	return out, nil
 }
