@@ -65,6 +65,21 @@ for c in a b; do
 	echo "demo-$c:   GET http://127.0.0.1:3000/who -> $(podman exec "demo-$c" wget -qO- http://127.0.0.1:3000/who)"
 done
 
+step "io.sockshim.ports=all: a container serving on a port its annotations never name (4711)"
+mkdir -p "$work/www-all"
+echo "hello from container demo-all" >"$work/www-all/who"
+echo "podman run -d --name demo-all --network host --annotation io.sockshim.ports=all ... httpd -f -p 4711"
+podman run -d --name demo-all "${run_opts[@]}" -v "$work/www-all:/www:ro" \
+	--annotation io.sockshim.ports=all --rootfs "$rootfs" httpd -f -p 4711 -h /www >/dev/null
+id=$(podman inspect --format '{{.Id}}' demo-all)
+# The host port is taken when the server binds: wait for it.
+for i in $(seq 50); do "$S" port "${id:0:12}" 4711 >/dev/null 2>&1 && break; sleep 0.1; done
+echo "sockshim port ${id:0:12} 4711 -> $("$S" port "${id:0:12}" 4711)"
+h=$("$S" port "${id:0:12}" 4711 | cut -d: -f2)
+for i in $(seq 50); do fetch "http://127.0.0.1:$h/who" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "host:     GET http://127.0.0.1:$h/who -> $(fetch "http://127.0.0.1:$h/who")"
+podman rm -f -t 0 demo-all >/dev/null
+
 step "round trip between two containers: 20000 requests of 1 KiB over non-blocking sockets with epoll (the bypass carries only those), client and server pinned to CPU 0, median of 3 interleaved rounds"
 rtt() { # rtt FILE [ANNOTATION...]: one echo server container, one client container; the client's JSON figures go to FILE
 	local file=$1; shift

@@ -189,3 +189,36 @@ func TestPodmanBypassBetweenContainers(t *testing.T) {
 	}
 	t.Logf("server container redirected %d bytes, %d switches to the normal path", e.RedirectedBytes, e.NormalPathSwitches)
 }
+
+// Under io.sockshim.ports=all two containers both serve on a port their
+// annotations never name; each gets its own host port when it binds, which
+// sockshim port then finds.
+func TestPodmanPortsAllServesAnUnlistedPort(t *testing.T) {
+	p := newPodman(t)
+	names := []string{"sockshim-all-a", "sockshim-all-b"}
+	hosts := map[string]bool{}
+	for _, name := range names {
+		id := p.runDetached(name, []string{"io.sockshim.ports=all"}, wwwDir(t, name), "httpd", "-f", "-p", "4711", "-h", "/www")
+		var host string
+		waitFor(t, name+" bound 4711", func() bool {
+			out, _, code := p.run("port", id[:12], "4711")
+			host = strings.TrimSpace(out)
+			return code == 0
+		})
+		if hosts[host] || !strings.HasPrefix(host, "0.0.0.0:") {
+			t.Fatalf("%s: 4711 on host address %q (taken so far: %v)", name, host, hosts)
+		}
+		hosts[host] = true
+		url := "http://127.0.0.1:" + strings.TrimPrefix(host, "0.0.0.0:") + "/who"
+		waitFor(t, name+" serving", func() bool { got, err := hostFetch(url); return err == nil && got == name })
+		if out, err := p.podman("exec", name, "wget", "-qO-", "http://127.0.0.1:4711/who"); err != nil || strings.TrimSpace(out) != name {
+			t.Errorf("inside %s, 127.0.0.1:4711 gave %q (%v)", name, out, err)
+		}
+	}
+	for _, name := range names {
+		if out, err := p.podman("rm", "-f", "-t", "1", name); err != nil {
+			t.Fatalf("podman rm: %v: %s", err, out)
+		}
+	}
+	checkNothingLeft(t, p.cli)
+}
