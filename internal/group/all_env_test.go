@@ -18,17 +18,7 @@ var allBoth = ports.All{TCP: true, UDP: true}
 // cgroup, torn down in cleanup.
 func (e *env) allGroup(t *testing.T, name string, all ports.All, pool Pool, listed ...ports.Mapping) (*records.Record, string) {
 	t.Helper()
-	cg := testenv.Cgroup(t, e.parent, name)
-	rec, err := Setup(e.k, e.store, records.Record{ID: name, Kind: records.KindRun, Cgroup: cg, Ports: listed, All: all}, pool)
-	if err != nil {
-		t.Fatalf("set up %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		if err := Teardown(e.k, e.store, name); err != nil {
-			t.Errorf("tear down %s: %v", name, err)
-		}
-	})
-	return rec, cg
+	return e.setUp(t, records.Record{ID: name, Kind: records.KindRun, Ports: listed, All: all}, pool)
 }
 
 // kernelPort is the host port the kernel maps a group's port to (0: none).

@@ -260,11 +260,7 @@ func TestAllTeardownReleasesPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	after, _ := testenv.MapSizes(e.bpffs)
-	for name, n := range before {
-		if after[name] != n {
-			t.Errorf("map %s: %d entries after teardown, %d before", name, after[name], n)
-		}
-	}
+	sameMapSizes(t, before, after)
 }
 
 // gc gives back the ports of an `all` group whose cgroup and record are

@@ -49,17 +49,34 @@ func newEnv(t *testing.T) *env {
 // group sets a group up in a new child cgroup and tears it down in cleanup.
 func (e *env) group(t *testing.T, name string, bypass bool, ports ...ports.Mapping) (*records.Record, string) {
 	t.Helper()
-	cg := testenv.Cgroup(t, e.parent, name)
-	rec, err := Setup(e.k, e.store, records.Record{ID: name, Kind: records.KindRun, Cgroup: cg, Bypass: bypass, Ports: ports}, testPool)
+	return e.setUp(t, records.Record{ID: name, Kind: records.KindRun, Bypass: bypass, Ports: ports}, testPool)
+}
+
+// setUp sets want up in a new child cgroup named for it, from pool, and
+// tears it down in cleanup.
+func (e *env) setUp(t *testing.T, want records.Record, pool Pool) (*records.Record, string) {
+	t.Helper()
+	want.Cgroup = testenv.Cgroup(t, e.parent, want.ID)
+	rec, err := Setup(e.k, e.store, want, pool)
 	if err != nil {
-		t.Fatalf("set up %s: %v", name, err)
+		t.Fatalf("set up %s: %v", want.ID, err)
 	}
 	t.Cleanup(func() {
-		if err := Teardown(e.k, e.store, name); err != nil {
-			t.Errorf("tear down %s: %v", name, err)
+		if err := Teardown(e.k, e.store, want.ID); err != nil {
+			t.Errorf("tear down %s: %v", want.ID, err)
 		}
 	})
-	return rec, cg
+	return rec, want.Cgroup
+}
+
+// sameMapSizes fails for each map whose entry count changed.
+func sameMapSizes(t *testing.T, before, after map[string]int) {
+	t.Helper()
+	for name, n := range before {
+		if after[name] != n {
+			t.Errorf("map %s: %d entries after, %d before", name, after[name], n)
+		}
+	}
 }
 
 func tcp(port uint16) ports.Mapping { return ports.Mapping{Proto: "tcp", Port: port} }

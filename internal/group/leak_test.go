@@ -41,11 +41,7 @@ func TestNoLeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, n := range before {
-		if after[name] != n {
-			t.Errorf("map %s: %d entries after, %d before", name, after[name], n)
-		}
-	}
+	sameMapSizes(t, before, after)
 	t.Logf("%d bind/close cycles, %d connections; map sizes before %v, after %v", r.Cycles, conns, before, after)
 }
 
@@ -80,11 +76,7 @@ func TestNoLeaksUnderAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, n := range before {
-		if after[name] != n {
-			t.Errorf("map %s: %d entries after, %d before", name, after[name], n)
-		}
-	}
+	sameMapSizes(t, before, after)
 	if before["virtual_to_host"] < 4 {
 		t.Errorf("virtual_to_host holds %d entries after binding 3000 and 3001 over tcp and udp, want 4 or more", before["virtual_to_host"])
 	}
