@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sockshim/sockshim/internal/testenv"
 )
@@ -35,6 +36,10 @@ func newPodman(t *testing.T) *podmanEnv {
 	// podman's overlay driver leaves its work directory bind-mounted on
 	// itself: unmount what podman mounted under dir, then remove it.
 	t.Cleanup(func() {
+		// conmon runs `podman container cleanup` on this root once a
+		// container exits, also after podman rm returned: let those end
+		// first, or they make the directories again.
+		waitNoProcessNaming(t, dir, 10*time.Second)
 		if err := testenv.UnmountUnder(dir); err != nil {
 			t.Errorf("unmount podman's mounts: %v", err)
 		}
@@ -221,4 +226,26 @@ func TestPodmanPortsAllServesAnUnlistedPort(t *testing.T) {
 		}
 	}
 	checkNothingLeft(t, p.cli)
+}
+
+// waitNoProcessNaming waits until no process has s in its command line.
+func waitNoProcessNaming(t *testing.T, s string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		busy := ""
+		for _, c := range cmdlines {
+			if data, err := os.ReadFile(c); err == nil && strings.Contains(string(data), s) {
+				busy = c
+				break
+			}
+		}
+		if busy == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("a process still names %s after %s (%s)", s, timeout, busy)
+			return
+		}
+	}
 }
