@@ -15,13 +15,19 @@ import (
 // references.
 type Kernel struct {
 	root  string
+	build string // buildID, hashed once per handle: every program's pin path names it
 	progs map[string]*ebpf.Program
 	maps  map[string]*ebpf.Map
 }
 
+// newKernel is a handle on root, opening nothing yet.
+func newKernel(root string) *Kernel {
+	return &Kernel{root: filepath.Clean(root), build: buildID(), progs: map[string]*ebpf.Program{}, maps: map[string]*ebpf.Map{}}
+}
+
 // Layout under the root directory.
 func (k *Kernel) mapsDir() string             { return filepath.Join(k.root, "maps") }
-func (k *Kernel) progsDir() string            { return filepath.Join(k.root, "progs", buildID()) }
+func (k *Kernel) progsDir() string            { return filepath.Join(k.root, "progs", k.build) }
 func (k *Kernel) groupsDir() string           { return filepath.Join(k.root, "groups") }
 func (k *Kernel) groupDir(name string) string { return filepath.Join(k.groupsDir(), name) }
 
@@ -34,7 +40,7 @@ func Open(root string) (*Kernel, error) {
 	if err := ensureBPFFS(root); err != nil {
 		return nil, err
 	}
-	k := &Kernel{root: root, progs: map[string]*ebpf.Program{}, maps: map[string]*ebpf.Map{}}
+	k := newKernel(root)
 	for _, dir := range []string{root, k.mapsDir(), k.groupsDir()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create %s: %w", dir, err)
@@ -237,7 +243,7 @@ func (k *Kernel) removeOtherBuilds() error {
 		return fmt.Errorf("list %s: %w", parent, err)
 	}
 	for _, e := range entries {
-		if e.Name() == buildID() {
+		if e.Name() == k.build {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
@@ -251,7 +257,7 @@ func (k *Kernel) removeOtherBuilds() error {
 // only read (ls, port): it loads nothing, mounts nothing and takes no lock.
 // The error wraps os.ErrNotExist when sockshim has not loaded yet.
 func OpenMaps(root string) (*Kernel, error) {
-	k := &Kernel{root: filepath.Clean(root), progs: map[string]*ebpf.Program{}, maps: map[string]*ebpf.Map{}}
+	k := newKernel(root)
 	// One map that always exists tells whether anything is loaded.
 	m, err := ebpf.LoadPinnedMap(filepath.Join(k.mapsDir(), mapVirtualToHost), &ebpf.LoadPinOptions{ReadOnly: true})
 	if err != nil {
