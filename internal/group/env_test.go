@@ -16,13 +16,14 @@ import (
 // parent cgroup, all removed in cleanup; the root cgroup is checked to stay
 // untouched.
 type env struct {
-	k      *bpf.Kernel
-	bpffs  string
-	store  *records.Store
-	parent string
+	k        *bpf.Kernel
+	bpffs    string
+	store    *records.Store
+	stateDir string
+	parent   string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	// First, so that its check runs after every teardown.
 	testenv.WatchKernelLog(t)
@@ -32,11 +33,12 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })
-	store, err := records.Open(t.TempDir())
+	stateDir := t.TempDir()
+	store, err := records.Open(stateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{k: k, bpffs: root, store: store, parent: testenv.CgroupParent(t)}
+	e := &env{k: k, bpffs: root, store: store, stateDir: stateDir, parent: testenv.CgroupParent(t)}
 	mnt := testenv.CgroupMount(t)
 	t.Cleanup(func() {
 		if n, err := testenv.AttachedPrograms(mnt); err != nil || n != 0 {
