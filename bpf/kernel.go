@@ -15,7 +15,7 @@ import (
 // references.
 type Kernel struct {
 	root  string
-	build string // buildID, hashed once per handle: every program's pin path names it
+	build string // buildID: every program's pin path names it
 	progs map[string]*ebpf.Program
 	maps  map[string]*ebpf.Map
 }
@@ -59,6 +59,8 @@ func Open(root string) (*Kernel, error) {
 			k.Close()
 			return nil, err
 		}
+	} else if !k.anchored() {
+		k.attachAnchor() // pinned by a sockshim from before the anchor
 	}
 	return k, nil
 }
@@ -221,6 +223,7 @@ func (k *Kernel) loadAndPin() error {
 			return fmt.Errorf("attach %s to %s: %w", sp.name, mapSockets, err)
 		}
 	}
+	k.attachAnchor()
 	// Programs are pinned last: a complete program directory means a
 	// complete load.
 	for _, p := range cgroupPrograms {

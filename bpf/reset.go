@@ -12,12 +12,13 @@ import (
 )
 
 // Reset detaches and unpins everything sockshim pinned under root: every
-// group's links (so every attachment), the programs and the maps. Sockets
+// group's links (so every attachment), the anchor's, the programs and the
+// maps; and it removes the anchor cgroup. Sockets
 // that are in the socket map keep their redirect until they close, so no byte
 // in flight is lost.
 func Reset(root string) error {
 	if _, err := os.Stat(root); errors.Is(err, os.ErrNotExist) {
-		return nil
+		return removeAnchor(root) // its links went with the pins
 	}
 	st, err := CheckFS(root)
 	if err != nil {
@@ -29,13 +30,15 @@ func Reset(root string) error {
 	// Detach the links first, so that no attachment outlives the call
 	// (unpinning alone releases them later). On error nothing is unpinned:
 	// the pins stay for another try.
-	if err := detachLinks(filepath.Join(root, "groups")); err != nil {
-		return err
+	for _, dir := range []string{"groups", "anchor"} {
+		if err := detachLinks(filepath.Join(root, dir)); err != nil {
+			return err
+		}
 	}
 	if err := os.RemoveAll(root); err != nil {
 		return fmt.Errorf("unpin %s: %w", root, err)
 	}
-	return nil
+	return removeAnchor(root)
 }
 
 // detachLinks detaches every link pinned under dir. The walk stops at a pin

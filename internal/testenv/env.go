@@ -6,6 +6,7 @@ package testenv
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,12 +38,19 @@ func BPFFS(t testing.TB) string {
 	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
 		t.Fatalf("mount test bpffs: %v", err)
 	}
+	root := filepath.Join(dir, "sockshim")
 	t.Cleanup(func() {
 		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
 			t.Errorf("unmount test bpffs: %v", err)
 		}
+		// The anchor cgroup sockshim made for this root, if it loaded
+		// there (its links went with the bpffs).
+		anchor := cgroup.AnchorPath(CgroupMount(t), root)
+		if err := os.Remove(anchor); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("remove the test's anchor cgroup: %v", err)
+		}
 	})
-	return filepath.Join(dir, "sockshim")
+	return root
 }
 
 // CgroupMount returns the cgroup v2 mountpoint.
