@@ -195,6 +195,19 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 // gone), then the entries are found by the links that remain. Detaching a
 // group that is not attached is not an error.
 func (k *Kernel) DetachGroup(name string, groupID uint64) error {
+	return k.detach(name, groupID, nil)
+}
+
+// DetachKnownGroup is DetachGroup for a group as it was attached (its
+// record), whose cgroup id is groupID: the entries the description names in
+// full are deleted by key, not found by scanning maps of up to 131072
+// buckets, which took 0.33 ms of a 0.82 ms teardown
+// (BenchmarkContainerStartStop).
+func (k *Kernel) DetachKnownGroup(g Group, groupID uint64) error {
+	return k.detach(g.Name, groupID, &g)
+}
+
+func (k *Kernel) detach(name string, groupID uint64, known *Group) error {
 	if !validName(name) {
 		return fmt.Errorf("invalid group name %q", name)
 	}
@@ -220,7 +233,11 @@ func (k *Kernel) DetachGroup(name string, groupID uint64) error {
 		errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
 	}
 	for id := range ids {
-		if err := k.removeGroupEntries(id); err != nil {
+		remove := k.removeGroupEntries
+		if known != nil && id == groupID {
+			remove = func(id uint64) error { return k.removeKnownEntries(id, *known) }
+		}
+		if err := remove(id); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -276,6 +293,14 @@ func (k *Kernel) removeGroupEntries(id uint64) error {
 	if err := k.ReleaseHostPorts(id); err != nil {
 		return err
 	}
+	if err := k.removeCounters(id); err != nil {
+		return err
+	}
+	return k.removeSocketEntries(id)
+}
+
+// removeCounters deletes a group's redirect counters.
+func (k *Kernel) removeCounters(id uint64) error {
 	m, err := k.bpfMap(mapCounters)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // no bypass on this host
@@ -286,7 +311,58 @@ func (k *Kernel) removeGroupEntries(id uint64) error {
 	if err := m.Delete(id); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("remove counters of group %d: %w", id, err)
 	}
-	return k.removeSocketEntries(id)
+	return nil
+}
+
+// removeKnownEntries is removeGroupEntries for group g of id: its listed
+// mappings and their host ports by key, its sockets' entries only if it had
+// the bypass, its bypass ports only if it had any. The programs of an `all`
+// group make mappings and claims as it binds, so those are still scanned for.
+func (k *Kernel) removeKnownEntries(id uint64, g Group) error {
+	if g.All.Any() {
+		return k.removeGroupEntries(id)
+	}
+	toHost, err := k.bpfMap(mapVirtualToHost)
+	if err != nil {
+		return err
+	}
+	toVirtual, err := k.bpfMap(mapHostToVirtual)
+	if err != nil {
+		return err
+	}
+	for _, m := range g.Ports {
+		proto, err := protoNumber(m.Proto)
+		if err != nil {
+			return err
+		}
+		for _, e := range []struct {
+			m   *ebpf.Map
+			key portmapPortKey
+		}{{toHost, portmapPortKey{GroupId: id, Port: m.Port, Proto: proto}}, {toVirtual, portmapPortKey{GroupId: id, Port: m.HostPort, Proto: proto}}} {
+			if err := e.m.Delete(e.key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return fmt.Errorf("remove the mapping of %s of group %d: %w", m, id, err)
+			}
+		}
+		if err := k.ReleaseHostPort(m.Proto, m.HostPort, id); err != nil {
+			return err
+		}
+	}
+	if !g.Bypass {
+		return nil
+	}
+	if err := k.removeCounters(id); err != nil {
+		return err
+	}
+	if err := removeGroupOwned[bypassSockKey, peerRef](k, mapPeerRefs, id); err != nil {
+		return err
+	}
+	if err := removeGroupOwned[bypassListenerKey, listenerCount](k, mapListeners, id); err != nil {
+		return err
+	}
+	if len(g.BypassPorts) == 0 {
+		return nil
+	}
+	return k.removeScope(id)
 }
 
 // CgroupID returns the id of a cgroup v2 directory (its inode number), and

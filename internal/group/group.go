@@ -83,11 +83,12 @@ func Teardown(k *bpf.Kernel, store *records.Store, id string) error {
 // teardown is Teardown with the lock held and the record read (nil when it
 // is missing or unreadable: the links still name the group's cgroup).
 func teardown(k *bpf.Kernel, store *records.Store, id string, rec *records.Record) error {
-	var groupID uint64
+	detach := func() error { return k.DetachGroup(id, 0) }
 	if rec != nil {
-		groupID = rec.CgroupID
+		// The pool only matters to attaching an `all` group.
+		detach = func() error { return k.DetachKnownGroup(attachment(rec, Pool{}), rec.CgroupID) }
 	}
-	if err := k.DetachGroup(id, groupID); err != nil {
+	if err := detach(); err != nil {
 		return fmt.Errorf("detach %s: %w", id, err)
 	}
 	return store.Delete(id)
