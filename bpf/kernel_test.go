@@ -1,6 +1,8 @@
 package bpf
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"sort"
@@ -234,5 +236,17 @@ func TestResetUnpinsEverything(t *testing.T) {
 	}
 	if n := attachedCount(t, testenv.CgroupMount(t)); n != 0 {
 		t.Fatalf("%d programs attached to the root cgroup", n)
+	}
+}
+
+// The generated build id is the hash of the objects this binary embeds: a
+// build whose objects changed without `make generate` fails here.
+func TestBuildIDMatchesObjects(t *testing.T) {
+	h := sha256.New()
+	for _, o := range objects {
+		h.Write(o.elf)
+	}
+	if want := hex.EncodeToString(h.Sum(nil))[:16]; buildID() != want {
+		t.Fatalf("build id %s, the objects hash to %s: run make generate", buildID(), want)
 	}
 }
