@@ -45,6 +45,8 @@ cleanup() {
 	for m in "$cg2" $(mounts_of cgroup); do
 		[[ -d $m/$cgname ]] && find "$m/$cgname" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
+	# sockshim's pins, and the anchor cgroup they keep (see README).
+	"$S" reset >/dev/null 2>&1
 	# Mounts left below $work (a pod's shm, a rootfs) go before its files.
 	awk -v w="$work" '$5 == w || index($5, w "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
 	rm -rf "$work"
