@@ -239,7 +239,10 @@ func (b *bench) startTimes() {
 		{"unhooked", []string{"--network", "host"}},
 		{"bridge", []string{"--network", "bridge"}},
 	}
-	runs := 5
+	// Container starts vary by several ms from run to run, more than
+	// the hook's share: 15 interleaved runs of each kind, for medians
+	// that hold still.
+	runs := 15
 	if b.quick {
 		runs = 2
 	}
