@@ -322,30 +322,8 @@ func (k *Kernel) removeKnownEntries(id uint64, g Group) error {
 	if g.All.Any() {
 		return k.removeGroupEntries(id)
 	}
-	toHost, err := k.bpfMap(mapVirtualToHost)
-	if err != nil {
+	if err := k.removeListedMappings(id, g.Ports); err != nil {
 		return err
-	}
-	toVirtual, err := k.bpfMap(mapHostToVirtual)
-	if err != nil {
-		return err
-	}
-	for _, m := range g.Ports {
-		proto, err := protoNumber(m.Proto)
-		if err != nil {
-			return err
-		}
-		for _, e := range []struct {
-			m   *ebpf.Map
-			key portmapPortKey
-		}{{toHost, portmapPortKey{GroupId: id, Port: m.Port, Proto: proto}}, {toVirtual, portmapPortKey{GroupId: id, Port: m.HostPort, Proto: proto}}} {
-			if err := e.m.Delete(e.key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-				return fmt.Errorf("remove the mapping of %s of group %d: %w", m, id, err)
-			}
-		}
-		if err := k.ReleaseHostPort(m.Proto, m.HostPort, id); err != nil {
-			return err
-		}
 	}
 	if !g.Bypass {
 		return nil

@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cilium/ebpf"
@@ -50,14 +51,32 @@ func validateMappings(ms []ports.Mapping) error {
 	return nil
 }
 
+// portMaps returns the two mapping maps: virtual_to_host and
+// host_to_virtual.
+func (k *Kernel) portMaps() (toHost, toVirtual *ebpf.Map, err error) {
+	if toHost, err = k.bpfMap(mapVirtualToHost); err != nil {
+		return nil, nil, err
+	}
+	if toVirtual, err = k.bpfMap(mapHostToVirtual); err != nil {
+		return nil, nil, err
+	}
+	return toHost, toVirtual, nil
+}
+
+// mappingKeys are mapping m's keys in virtual_to_host (v) and
+// host_to_virtual (h) for group id.
+func mappingKeys(id uint64, m ports.Mapping) (v, h portmapPortKey, err error) {
+	proto, err := protoNumber(m.Proto)
+	if err != nil {
+		return v, h, err
+	}
+	return portmapPortKey{GroupId: id, Port: m.Port, Proto: proto}, portmapPortKey{GroupId: id, Port: m.HostPort, Proto: proto}, nil
+}
+
 // addMappings claims a group's host ports (claims it made already stand)
 // and writes its mappings both ways.
 func (k *Kernel) addMappings(id uint64, ms []ports.Mapping) error {
-	toHost, err := k.bpfMap(mapVirtualToHost)
-	if err != nil {
-		return err
-	}
-	toVirtual, err := k.bpfMap(mapHostToVirtual)
+	toHost, toVirtual, err := k.portMaps()
 	if err != nil {
 		return err
 	}
@@ -69,14 +88,40 @@ func (k *Kernel) addMappings(id uint64, ms []ports.Mapping) error {
 		if holder != id {
 			return fmt.Errorf("host port %d/%s is held by another group (cgroup id %d)", m.HostPort, m.Proto, holder)
 		}
-		proto, _ := protoNumber(m.Proto)
-		v := portmapPortKey{GroupId: id, Port: m.Port, Proto: proto}
-		h := portmapPortKey{GroupId: id, Port: m.HostPort, Proto: proto}
+		v, h, err := mappingKeys(id, m)
+		if err != nil {
+			return err
+		}
 		if err := toHost.Update(v, m.HostPort, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("map port %d/%s: %w", m.Port, m.Proto, err)
 		}
 		if err := toVirtual.Update(h, m.Port, ebpf.UpdateAny); err != nil {
 			return fmt.Errorf("map host port %d/%s: %w", m.HostPort, m.Proto, err)
+		}
+	}
+	return nil
+}
+
+// removeListedMappings deletes the mappings ms of group id, by key, and
+// gives their host ports back.
+func (k *Kernel) removeListedMappings(id uint64, ms []ports.Mapping) error {
+	toHost, toVirtual, err := k.portMaps()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		v, h, err := mappingKeys(id, m)
+		if err != nil {
+			return err
+		}
+		if err := toHost.Delete(v); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("remove the mapping of port %d/%s of group %d: %w", m.Port, m.Proto, id, err)
+		}
+		if err := toVirtual.Delete(h); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("remove the mapping of host port %d/%s of group %d: %w", m.HostPort, m.Proto, id, err)
+		}
+		if err := k.ReleaseHostPort(m.Proto, m.HostPort, id); err != nil {
+			return err
 		}
 	}
 	return nil
