@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,9 +26,12 @@ type bench struct {
 	bpffs   string
 	work    string
 	rootfs  string
-	podArgs []string
-	netns   [2]string
-	s       samples
+	podArgs []string // podman's storage, for every podman call
+	// hooks holds sockshim's hooks.d file; noopHooks the same with
+	// /bin/true for the hook.
+	hooks, noopHooks string
+	netns            [2]string
+	s                samples
 }
 
 type rtt struct {
@@ -61,9 +65,13 @@ func newBench(bin string, quick bool) (b *bench, err error) {
 		return nil, err
 	}
 	b.env = append(b.env, "CONTAINERS_CONF="+conf)
-	hooks := filepath.Join(work, "hooks.d")
-	b.sockshim("install", "--hooks-dir", hooks)
-	b.podArgs = []string{"--root", filepath.Join(work, "s"), "--runroot", filepath.Join(work, "r"), "--hooks-dir", hooks}
+	b.hooks = filepath.Join(work, "hooks.d")
+	b.sockshim("install", "--hooks-dir", b.hooks)
+	b.noopHooks = filepath.Join(work, "hooks-noop.d")
+	if err := writeNoopHook(b.hooks, b.noopHooks); err != nil {
+		return nil, err
+	}
+	b.podArgs = []string{"--root", filepath.Join(work, "s"), "--runroot", filepath.Join(work, "r")}
 	if err := b.setupVeth(); err != nil {
 		b.close()
 		return nil, err
@@ -97,10 +105,35 @@ func (b *bench) sockshim(args ...string) []byte {
 	return out
 }
 
-func (b *bench) podman(args ...string) ([]byte, error) {
-	c := b.cmd("podman", append(append([]string{}, b.podArgs...), args...)...)
+func (b *bench) podman(args ...string) ([]byte, error) { return b.podmanHooks(b.hooks, args...) }
+
+// podmanHooks runs podman with the hooks of hooksDir.
+func (b *bench) podmanHooks(hooksDir string, args ...string) ([]byte, error) {
+	c := b.cmd("podman", append(append(append([]string{}, b.podArgs...), "--hooks-dir", hooksDir), args...)...)
 	c.Stderr = nil
 	return c.Output()
+}
+
+// writeNoopHook writes into dir the hooks.d file installed in from, with
+// /bin/true for the hook: podman's own cost of running a hook at the same
+// stages for the same annotations.
+func writeNoopHook(from, dir string) error {
+	data, err := os.ReadFile(filepath.Join(from, "sockshim.json"))
+	if err != nil {
+		return err
+	}
+	var hook map[string]any
+	if err := json.Unmarshal(data, &hook); err != nil {
+		return fmt.Errorf("read the installed hooks.d file: %w", err)
+	}
+	hook["hook"] = map[string]any{"path": "/bin/true", "args": []string{"true"}}
+	if data, err = json.Marshal(hook); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "noop.json"), data, 0o644)
 }
 
 func (b *bench) requests(full int) string {
@@ -231,13 +264,16 @@ func (b *bench) vethRTT() {
 
 // startTimes times `podman run --rm ... true`, interleaving the three kinds.
 func (b *bench) startTimes() {
+	annotated := []string{"--network", "host", "--annotation", "io.sockshim.ports=3000", "--annotation", "io.sockshim.bypass=true"}
 	kinds := []struct {
-		name string
-		args []string
+		name  string
+		hooks string
+		args  []string
 	}{
-		{"hooked", []string{"--network", "host", "--annotation", "io.sockshim.ports=3000", "--annotation", "io.sockshim.bypass=true"}},
-		{"unhooked", []string{"--network", "host"}},
-		{"bridge", []string{"--network", "bridge"}},
+		{"hooked", b.hooks, annotated},
+		{"noop-hook", b.noopHooks, annotated},
+		{"unhooked", b.hooks, []string{"--network", "host"}},
+		{"bridge", b.hooks, []string{"--network", "bridge"}},
 	}
 	// Container starts vary by several ms from run to run, more than
 	// the hook's share: 15 interleaved runs of each kind, for medians
@@ -249,7 +285,7 @@ func (b *bench) startTimes() {
 	for i := 0; i < runs; i++ {
 		for _, k := range kinds {
 			start := time.Now()
-			if out, err := b.podman(append(append([]string{"run", "--rm"}, k.args...), "--rootfs", b.rootfs, "true")...); err != nil {
+			if out, err := b.podmanHooks(k.hooks, append(append([]string{"run", "--rm"}, k.args...), "--rootfs", b.rootfs, "true")...); err != nil {
 				fatal(fmt.Errorf("start %s: %v: %s", k.name, err, out))
 			}
 			b.s.add("start/"+k.name, since(start))
