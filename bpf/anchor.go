@@ -46,6 +46,9 @@ func (k *Kernel) attachAnchor() {
 	if err := os.Mkdir(cg, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return
 	}
+	if _, err := CgroupID(cg); err != nil {
+		return // refuses anything but a child cgroup v2 directory
+	}
 	if err := os.MkdirAll(k.anchorDir(), 0o700); err != nil {
 		return
 	}
