@@ -14,8 +14,9 @@ import (
 // The bypass never changes what a program sees (SPEC.md): testdata/
 // semantics.py runs each row of the kernel's sockmap receive-path quirks
 // (MSG_WAITALL, SO_RCVLOWAT, a signal during a blocking read, splice, a
-// second thread on the socket) over plain loopback and between two bypass
-// groups, and every try must come out the same.
+// second thread on the socket), and a bulk transfer to a reader with a
+// small and with a large receive buffer, over plain loopback and between
+// two bypass groups, and every try must come out the same.
 
 // semTry is what the client saw in one try (one connection).
 type semTry struct {
@@ -84,6 +85,10 @@ func TestSemantics(t *testing.T) {
 		// README's compatibility table): the blocking style only.
 		{"splice", "blocking"},
 		{"threads", "blocking"}, {"threads", "nonblocking"},
+		// Flow control switches between the paths at every few writes
+		// into a 64 KiB buffer, seldom into an 8 MiB one.
+		{"bulk-small", "blocking"}, {"bulk-small", "nonblocking"}, {"bulk-small", "turned-blocking"},
+		{"bulk-large", "blocking"}, {"bulk-large", "nonblocking"},
 	} {
 		t.Run(c.row+"/"+c.style, func(t *testing.T) {
 			e := newEnv(t)

@@ -8,13 +8,16 @@
 
 Servers print {"addr": "127.0.0.1:PORT"}. Per connection the client sends one
 command line: "trickle N CHUNK SEED" (N deterministic bytes, CHUNK at a time
-with ~2 ms gaps, then EOF; the server then reads to the client's EOF) or
+with ~2 ms gaps, then EOF; the server then reads to the client's EOF),
+"bulk N SEED" (the same bytes as fast as the connection takes them) or
 "echo" (echo to EOF). The client prints one JSON line with, per try, what it
 observed: first recv size, total, sha256, error class ("" if none), and what
 plain TCP must give (want, want_sha). A try that stalls ends the run with
 error "timeout" (watchdog), never a stuck test.
 
-ROW: waitall, rcvlowat, signal, splice, threads.
+ROW: waitall, rcvlowat, signal, splice, threads, and bulk-small and
+bulk-large: a bulk transfer read to EOF by a client whose SO_RCVBUF is
+64 KiB or 8 MiB (set before connect, so the window starts from it).
 STYLE: blocking (no timeout), nonblocking (setblocking(False) before connect,
 waits with selectors), turned-blocking (create_connection(timeout=5), which
 is O_NONBLOCK at the OS level, then settimeout(None) before any byte moves).
@@ -43,6 +46,10 @@ BLOCKS = 200         # ... sends each way per try
 # 2000 blocks, too few for a test that must fail).
 SNDBUF = 16 << 10
 TRY_TIMEOUT = 5.0    # seconds a try may take before it counts as hung
+BULK = 4 << 20       # bulk rows: bytes per try
+# ... and the client's SO_RCVBUF in each (the kernel doubles it, and caps
+# the request at net.core.rmem_max)
+RCVBUF = {"bulk-small": 64 << 10, "bulk-large": 8 << 20}
 
 
 def payload(n, seed):
@@ -75,6 +82,13 @@ async def handle(reader, writer):
                 writer.write(data[o:o + chunk])
                 await writer.drain()
                 await asyncio.sleep(0.002)
+            writer.write_eof()
+        elif cmd and cmd[0] == b"bulk":
+            n, seed = map(int, cmd[1:3])
+            data = payload(n, seed)
+            for o in range(0, n, BLOCK):
+                writer.write(data[o:o + BLOCK])
+                await writer.drain()
             writer.write_eof()
         while True:  # "echo", or the rest of a trickle client's bytes
             b = await reader.read(BLOCK)
@@ -129,17 +143,21 @@ class Conn:
     non-blocking ones that wait for readiness first, as an event loop does
     (so SO_RCVLOWAT's readiness threshold applies)."""
 
-    def __init__(self, addr, style):
+    def __init__(self, addr, style, rcvbuf=0):
         host, port = addr.rsplit(":", 1)
         addr = (host, int(port))
         self.nb = style == "nonblocking"
+        self.s = socket.socket()
+        if rcvbuf:
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         if style == "blocking":
-            self.s = socket.create_connection(addr)
+            self.s.connect(addr)
         elif style == "turned-blocking":
-            self.s = socket.create_connection(addr, timeout=5)
+            # create_connection(addr, timeout=5), then settimeout(None)
+            self.s.settimeout(5)
+            self.s.connect(addr)
             self.s.settimeout(None)
         else:
-            self.s = socket.socket()
             self.s.setblocking(False)
             self.s.connect_ex(addr)
             self.wait(selectors.EVENT_WRITE)
@@ -249,6 +267,15 @@ def row_splice(c, i, r):
     c.sendall(b"done\n")
 
 
+def row_bulk(c, i, r):
+    c.sendall(b"bulk %d %d\n" % (BULK, i))
+    want = payload(BULK, i)
+    r["want"], r["want_sha"] = BULK, hashlib.sha256(want).hexdigest()
+    t = Tally(r)
+    read_rest(c, t, BULK + 1)  # to EOF: one byte more would be an error
+    c.sendall(b"done\n")
+
+
 THREADS_SHA = None
 
 
@@ -291,7 +318,8 @@ def row_threads(c, i, r):
 
 
 ROWS = {"waitall": row_waitall, "rcvlowat": row_rcvlowat, "signal": row_signal,
-        "splice": row_splice, "threads": row_threads}
+        "splice": row_splice, "threads": row_threads,
+        "bulk-small": row_bulk, "bulk-large": row_bulk}
 
 
 def client(addr, row, style, tries):
@@ -316,7 +344,7 @@ def client(addr, row, style, tries):
             current.update(r=r, deadline=time.monotonic() + TRY_TIMEOUT)
         c = None
         try:
-            c = Conn(addr, style)
+            c = Conn(addr, style, RCVBUF.get(row, 0))
             ROWS[row](c, i, r)
         except OSError as e:
             r["error"] = type(e).__name__
