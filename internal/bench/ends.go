@@ -25,20 +25,15 @@ func Echo(args []string) error {
 	}
 	size, _ := strconv.Atoi(args[2])
 	cpu, _ := strconv.Atoi(args[3])
-	p, err := startEnd(cpu)
+	p, lfd, dial, err := serverEnd("echo", cpu, args[0], args[1], 128)
 	if err != nil {
-		return fmt.Errorf("bench echo: %w", err)
-	}
-	lfd, dial, err := benchListen(args[0], args[1])
-	if err != nil {
-		return fmt.Errorf("bench echo: listen: %w", err)
+		return err
 	}
 	fmt.Println(dial)
-	fd, err := rawsock.Accept(lfd, rawsock.NonBlock, p)
+	fd, err := acceptOne(p, lfd)
 	if err != nil {
 		return fmt.Errorf("bench echo: %w", err)
 	}
-	p.Close(lfd)
 	if args[0] != "unix" {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
@@ -51,6 +46,29 @@ func Echo(args []string) error {
 			return fmt.Errorf("bench echo: %w", err)
 		}
 	}
+}
+
+// serverEnd starts the server end name: pinned to cpu, its poller, and a
+// socket listening on network and addr with backlog, with the address to
+// dial.
+func serverEnd(name string, cpu int, network, addr string, backlog int) (*poller, int, string, error) {
+	p, err := startEnd(cpu)
+	if err != nil {
+		return nil, -1, "", fmt.Errorf("bench %s: %w", name, err)
+	}
+	lfd, dial, err := benchListen(network, addr, backlog)
+	if err != nil {
+		return nil, -1, "", fmt.Errorf("bench %s: listen: %w", name, err)
+	}
+	return p, lfd, dial, nil
+}
+
+// acceptOne accepts the one connection an end serves and closes the
+// listener.
+func acceptOne(p *poller, lfd int) (int, error) {
+	fd, err := rawsock.Accept(lfd, rawsock.NonBlock, p)
+	p.Close(lfd)
+	return fd, err
 }
 
 // RTTResult is one run's latency summary, in microseconds.
@@ -177,23 +195,18 @@ func Sink(args []string) error {
 	}
 	size, _ := strconv.Atoi(args[2])
 	cpu, _ := strconv.Atoi(args[3])
-	p, err := startEnd(cpu)
+	p, lfd, dial, err := serverEnd("sink", cpu, args[0], args[1], 128)
 	if err != nil {
-		return fmt.Errorf("bench sink: %w", err)
-	}
-	lfd, dial, err := benchListen(args[0], args[1])
-	if err != nil {
-		return fmt.Errorf("bench sink: listen: %w", err)
+		return err
 	}
 	if err := setBuffer(lfd, unix.SO_RCVBUF, args[4:]); err != nil {
 		return fmt.Errorf("bench sink: %w", err)
 	}
 	fmt.Println(dial)
-	fd, err := rawsock.Accept(lfd, rawsock.NonBlock, p)
+	fd, err := acceptOne(p, lfd)
 	if err != nil {
 		return fmt.Errorf("bench sink: %w", err)
 	}
-	p.Close(lfd)
 	total, err := rawsock.ReadToEOF(fd, make([]byte, size), p, nil)
 	if err != nil {
 		return fmt.Errorf("bench sink: %w", err)
@@ -272,15 +285,10 @@ func Accept(args []string) error {
 		return usageError("__bench-accept NETWORK ADDR CPU")
 	}
 	cpu, _ := strconv.Atoi(args[2])
-	p, err := startEnd(cpu)
+	p, lfd, dial, err := serverEnd("accept", cpu, args[0], args[1], 4096)
 	if err != nil {
-		return fmt.Errorf("bench accept: %w", err)
+		return err
 	}
-	lfd, dial, err := benchListen(args[0], args[1])
-	if err != nil {
-		return fmt.Errorf("bench accept: listen: %w", err)
-	}
-	unix.Listen(lfd, 4096)
 	fmt.Println(dial)
 	for {
 		fd, err := rawsock.Accept(lfd, rawsock.NonBlock, p)

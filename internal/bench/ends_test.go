@@ -30,7 +30,7 @@ func TestBenchEndsNonBlocking(t *testing.T) {
 		return p, err
 	}
 	for network, addr := range map[string]string{"tcp": "127.0.0.1", "unix": filepath.Join(t.TempDir(), "s")} {
-		lfd, dial, err := benchListen(network, addr)
+		lfd, dial, err := benchListen(network, addr, 128)
 		if err != nil {
 			t.Fatalf("%s: listen: %v", network, err)
 		}
@@ -87,7 +87,7 @@ func TestBenchEndsNonBlocking(t *testing.T) {
 			t.Errorf("%s: echo end: %v", network, err)
 		}
 	}
-	lfd, port, err := benchListen("tcp", "127.0.0.1")
+	lfd, port, err := benchListen("tcp", "127.0.0.1", 128)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,19 +82,19 @@ func (p *poller) Close(fd int) {
 	unix.Close(fd)
 }
 
-// benchListen returns a non-blocking listening socket for network "tcp"
-// (addr is the IP to listen on, port chosen by the kernel) or "unix" (addr
-// is the path) and the address to dial: the port, or the path.
-func benchListen(network, addr string) (fd int, dial string, err error) {
+// benchListen returns a non-blocking listening socket with backlog for
+// network "tcp" (addr is the IP to listen on, port chosen by the kernel) or
+// "unix" (addr is the path) and the address to dial: the port, or the path.
+func benchListen(network, addr string, backlog int) (fd int, dial string, err error) {
 	if network == "unix" {
-		fd, err = rawsock.ListenUnix(addr, 128, rawsock.NonBlock)
+		fd, err = rawsock.ListenUnix(addr, backlog, rawsock.NonBlock)
 		return fd, addr, err
 	}
 	ip, err := netip.ParseAddr(addr)
 	if err != nil || !ip.Is4() {
 		return -1, "", fmt.Errorf("listen address %q: want an IPv4 address", addr)
 	}
-	fd, bound, err := rawsock.Listen(netip.AddrPortFrom(ip, 0), 128, rawsock.NonBlock|rawsock.ReuseAddr)
+	fd, bound, err := rawsock.Listen(netip.AddrPortFrom(ip, 0), backlog, rawsock.NonBlock|rawsock.ReuseAddr)
 	if err != nil {
 		return -1, "", err
 	}
