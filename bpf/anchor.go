@@ -25,7 +25,7 @@ import (
 // the socket alone" anyway.
 
 // anchorDir holds the anchor's links of this build.
-func (k *Kernel) anchorDir() string { return filepath.Join(k.root, "anchor", k.build) }
+func (k *Kernel) anchorDir() string { return filepath.Join(k.root, "anchor", buildID) }
 
 // anchored reports whether this build's anchor is in place.
 func (k *Kernel) anchored() bool {
@@ -76,13 +76,10 @@ func (k *Kernel) attachAnchor() {
 			return
 		}
 	}
-	parent := filepath.Dir(k.anchorDir())
-	entries, _ := os.ReadDir(parent)
-	for _, e := range entries {
-		if e.Name() != k.build {
-			detachLinks(filepath.Join(parent, e.Name()))
-			os.RemoveAll(filepath.Join(parent, e.Name()))
-		}
+	old, _ := otherBuilds(filepath.Dir(k.anchorDir()))
+	for _, dir := range old {
+		detachLinks(dir)
+		os.RemoveAll(dir)
 	}
 }
 

@@ -15,19 +15,18 @@ import (
 // references.
 type Kernel struct {
 	root  string
-	build string // buildID: every program's pin path names it
 	progs map[string]*ebpf.Program
 	maps  map[string]*ebpf.Map
 }
 
 // newKernel is a handle on root, opening nothing yet.
 func newKernel(root string) *Kernel {
-	return &Kernel{root: filepath.Clean(root), build: buildID(), progs: map[string]*ebpf.Program{}, maps: map[string]*ebpf.Map{}}
+	return &Kernel{root: filepath.Clean(root), progs: map[string]*ebpf.Program{}, maps: map[string]*ebpf.Map{}}
 }
 
 // Layout under the root directory.
 func (k *Kernel) mapsDir() string             { return filepath.Join(k.root, "maps") }
-func (k *Kernel) progsDir() string            { return filepath.Join(k.root, "progs", k.build) }
+func (k *Kernel) progsDir() string            { return filepath.Join(k.root, "progs", buildID) }
 func (k *Kernel) groupsDir() string           { return filepath.Join(k.root, "groups") }
 func (k *Kernel) groupDir(name string) string { return filepath.Join(k.groupsDir(), name) }
 
@@ -240,20 +239,32 @@ func (k *Kernel) loadAndPin() error {
 // removeOtherBuilds unpins programs of other sockshim builds. Groups
 // attached by them keep working: their links hold the programs.
 func (k *Kernel) removeOtherBuilds() error {
-	parent := filepath.Dir(k.progsDir())
-	entries, err := os.ReadDir(parent)
+	dirs, err := otherBuilds(filepath.Dir(k.progsDir()))
 	if err != nil {
-		return fmt.Errorf("list %s: %w", parent, err)
+		return err
 	}
-	for _, e := range entries {
-		if e.Name() == k.build {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(parent, e.Name())); err != nil {
+	for _, dir := range dirs {
+		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("unpin old programs: %w", err)
 		}
 	}
 	return nil
+}
+
+// otherBuilds lists the directories in parent (one per build) that are not
+// this build's.
+func otherBuilds(parent string) ([]string, error) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", parent, err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.Name() != buildID {
+			dirs = append(dirs, filepath.Join(parent, e.Name()))
+		}
+	}
+	return dirs, nil
 }
 
 // OpenMaps returns a read-only handle on the pinned maps, for commands that

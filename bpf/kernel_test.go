@@ -246,7 +246,7 @@ func TestBuildIDMatchesObjects(t *testing.T) {
 	for _, o := range objects {
 		h.Write(o.elf)
 	}
-	if want := hex.EncodeToString(h.Sum(nil))[:16]; buildID() != want {
-		t.Fatalf("build id %s, the objects hash to %s: run make generate", buildID(), want)
+	if want := hex.EncodeToString(h.Sum(nil))[:16]; buildID != want {
+		t.Fatalf("build id %s, the objects hash to %s: run make generate", buildID, want)
 	}
 }

@@ -124,12 +124,6 @@ func collectionSpecs() ([]*ebpf.CollectionSpec, error) {
 	return specs, nil
 }
 
-// buildID names this build's programs: pinned programs of another build are
-// replaced, not reused. It is computed when the objects are generated
-// (TestBuildIDMatchesObjects checks it): every hook process hashing the 91 KB
-// of objects itself spent about 0.2 ms on it (perf over 200 hook runs).
-func buildID() string { return objectsBuildID }
-
 // ProbeBypass loads the bypass programs and maps in this process, unpinned,
 // and closes them: whether the running kernel accepts them as they are (its
 // BTF, helpers and verifier). It attaches nothing.
