@@ -35,10 +35,28 @@ func Reset(root string) error {
 			return err
 		}
 	}
-	if err := os.RemoveAll(root); err != nil {
-		return fmt.Errorf("unpin %s: %w", root, err)
+	for _, dir := range []string{"groups", "anchor", "progs", "maps"} { // all sockshim pins
+		if err := os.RemoveAll(filepath.Join(root, dir)); err != nil {
+			return fmt.Errorf("unpin %s: %w", filepath.Join(root, dir), err)
+		}
+	}
+	if err := removeRoot(root); err != nil {
+		return err
 	}
 	return removeAnchor(root)
+}
+
+// removeRoot removes root once sockshim's pins are gone from it. A root that
+// is itself a bpffs mount point stays, and so do files sockshim did not make
+// (a fresh bpffs holds the kernel's own maps.debug and progs.debug, which
+// cannot be unlinked).
+func removeRoot(root string) error {
+	err := os.Remove(root)
+	switch {
+	case err == nil, errors.Is(err, os.ErrNotExist), errors.Is(err, unix.EBUSY), errors.Is(err, unix.ENOTEMPTY):
+		return nil
+	}
+	return fmt.Errorf("remove %s: %w", root, err)
 }
 
 // detachLinks detaches every link pinned under dir. The walk stops at a pin

@@ -1,10 +1,13 @@
 package bpf
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sockshim/sockshim/internal/cgroup"
 	"github.com/sockshim/sockshim/internal/ports"
 	"github.com/sockshim/sockshim/internal/testenv"
 )
@@ -43,5 +46,37 @@ func TestResetRefusesOtherFilesystems(t *testing.T) {
 	err := Reset(t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "is not on a bpffs") {
 		t.Fatalf("reset of a directory off bpffs: %v", err)
+	}
+}
+
+// A pin root that is a bpffs mount point of its own, which holds the
+// kernel's maps.debug and progs.debug: reset removes sockshim's pins and its
+// anchor cgroup, and leaves the mount and the kernel's files.
+func TestResetOfMountPointRoot(t *testing.T) {
+	root := filepath.Dir(testenv.BPFFS(t)) // the mount point itself
+	anchor := cgroup.AnchorPath(testenv.CgroupMount(t), root)
+	t.Cleanup(func() { os.Remove(anchor) }) // also when the test fails; its links go with the bpffs
+	k, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Close()
+	if _, err := os.Stat(anchor); err != nil {
+		t.Fatalf("no anchor after the first load: %v", err)
+	}
+	if err := Reset(root); err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	left, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		if !strings.HasSuffix(e.Name(), ".debug") {
+			t.Errorf("%s left under the root", e.Name())
+		}
+	}
+	if _, err := os.Stat(anchor); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("anchor cgroup after reset: %v", err)
 	}
 }
