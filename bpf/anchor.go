@@ -25,7 +25,7 @@ import (
 // the socket alone" anyway.
 
 // anchorDir holds the anchor's links of this build.
-func (k *Kernel) anchorDir() string { return filepath.Join(k.root, "anchor", buildID) }
+func (k *Kernel) anchorDir() string { return filepath.Join(k.root, anchorDirName, buildID) }
 
 // anchored reports whether this build's anchor is in place.
 func (k *Kernel) anchored() bool {

@@ -24,10 +24,29 @@ func newKernel(root string) *Kernel {
 	return &Kernel{root: filepath.Clean(root), progs: map[string]*ebpf.Program{}, maps: map[string]*ebpf.Map{}}
 }
 
-// Layout under the root directory.
-func (k *Kernel) mapsDir() string             { return filepath.Join(k.root, "maps") }
-func (k *Kernel) progsDir() string            { return filepath.Join(k.root, "progs", buildID) }
-func (k *Kernel) groupsDir() string           { return filepath.Join(k.root, "groups") }
+// Layout under the root directory: these four directories hold everything
+// sockshim pins there. Programs and the anchor's links have a subdirectory
+// per build.
+const (
+	mapsDirName   = "maps"
+	progsDirName  = "progs"
+	groupsDirName = "groups"
+	anchorDirName = "anchor"
+)
+
+// linkDirs are the directories of root that hold links (detached first on
+// reset); pinDirs are all four.
+func linkDirs(root string) []string {
+	return []string{filepath.Join(root, groupsDirName), filepath.Join(root, anchorDirName)}
+}
+
+func pinDirs(root string) []string {
+	return append(linkDirs(root), filepath.Join(root, progsDirName), filepath.Join(root, mapsDirName))
+}
+
+func (k *Kernel) mapsDir() string             { return filepath.Join(k.root, mapsDirName) }
+func (k *Kernel) progsDir() string            { return filepath.Join(k.root, progsDirName, buildID) }
+func (k *Kernel) groupsDir() string           { return filepath.Join(k.root, groupsDirName) }
 func (k *Kernel) groupDir(name string) string { return filepath.Join(k.groupsDir(), name) }
 
 // Open returns a handle on the objects pinned under root, loading and pinning

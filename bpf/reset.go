@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/pin"
@@ -30,14 +29,14 @@ func Reset(root string) error {
 	// Detach the links first, so that no attachment outlives the call
 	// (unpinning alone releases them later). On error nothing is unpinned:
 	// the pins stay for another try.
-	for _, dir := range []string{"groups", "anchor"} {
-		if err := detachLinks(filepath.Join(root, dir)); err != nil {
+	for _, dir := range linkDirs(root) {
+		if err := detachLinks(dir); err != nil {
 			return err
 		}
 	}
-	for _, dir := range []string{"groups", "anchor", "progs", "maps"} { // all sockshim pins
-		if err := os.RemoveAll(filepath.Join(root, dir)); err != nil {
-			return fmt.Errorf("unpin %s: %w", filepath.Join(root, dir), err)
+	for _, dir := range pinDirs(root) {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("unpin %s: %w", dir, err)
 		}
 	}
 	if err := removeRoot(root); err != nil {
