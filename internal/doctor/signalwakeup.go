@@ -23,7 +23,25 @@ const signalDelay = 50 * time.Millisecond
 //
 // No SO_RCVTIMEO: with one the kernel returns EINTR instead of restarting,
 // so the wait is bounded by finish shutting the socket down instead.
+//
+// The sockmap path also returns EAGAIN for a wakeup that is not ours (one
+// seen in CI: the read returned before it was seen asleep), so a read that
+// returns before the signal is tried again, with a new pair, a few times.
 func probeSignalWakeup(inSockhash bool) (readResult, error) {
+	var err error
+	for range 3 {
+		var res readResult
+		if res, err = signalWakeupOnce(inSockhash); !errors.Is(err, errReturnedUnsignalled) {
+			return res, err
+		}
+	}
+	return readResult{}, err
+}
+
+// errReturnedUnsignalled: the blocking read returned before the signal.
+var errReturnedUnsignalled = errors.New("a blocking recvfrom with no data returned before it was signalled")
+
+func signalWakeupOnce(inSockhash bool) (readResult, error) {
 	p, err := newBlockingReadPair(inSockhash)
 	if err != nil {
 		return readResult{}, err
@@ -40,7 +58,7 @@ func probeSignalWakeup(inSockhash bool) (readResult, error) {
 	}
 	if !asleep {
 		ret, _ := r.wait(0)
-		return readResult{}, fmt.Errorf("a blocking recvfrom with no data returned at once (%d B, %v)", ret.n, ret.err)
+		return readResult{}, fmt.Errorf("%w (%d B, %v)", errReturnedUnsignalled, ret.n, ret.err)
 	}
 	if err := unix.Tgkill(unix.Getpid(), r.tid, unix.SIGURG); err != nil {
 		r.finish(p.receiver, 0)
