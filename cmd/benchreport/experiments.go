@@ -170,12 +170,15 @@ func (b *bench) round() {
 	b.s.add("stream/bypass", st.Bypass.MBPerS)
 	b.bufferSweep()
 	type connect struct {
-		ConnsPerS float64 `json:"conns_per_s"`
+		ConnsPerS       float64 `json:"conns_per_s"`
+		SocketsNotFreed float64 `json:"sockets_not_freed"`
 	}
 	var cr struct{ Plain, Bypass connect }
 	decode(b.sockshim("bench", "--json", "--mode", "connect", "--connections", b.requests(20000)), &cr)
 	b.s.add("connect/plain", cr.Plain.ConnsPerS)
 	b.s.add("connect/bypass", cr.Bypass.ConnsPerS)
+	b.s.add("connect/plain/not-freed", cr.Plain.SocketsNotFreed)
+	b.s.add("connect/bypass/not-freed", cr.Bypass.SocketsNotFreed)
 
 	b.containerRTT("host+bypass", "host", "io.sockshim.bypass=true")
 	b.containerRTT("host", "host", "io.sockshim.bypass=false")

@@ -41,6 +41,7 @@ func (b *bench) report(rounds int) string {
 	fmt.Fprintf(&w, "\n## Throughput and connection rate\n\n| experiment | plain | bypass | bypass/plain |\n|---|---|---|---|\n")
 	fmt.Fprintf(&w, "| one-way stream, 64 KiB writes (MB/s) | %.0f | %.0f | %.2f |\n", m("stream/plain"), m("stream/bypass"), m("stream/bypass")/m("stream/plain"))
 	fmt.Fprintf(&w, "| connect+accept+close (per s) | %.0f | %.0f | %.2f |\n", m("connect/plain"), m("connect/bypass"), m("connect/bypass")/m("connect/plain"))
+	fmt.Fprintf(&w, "| closed sockets not yet freed at the end of that run (slab count; README, \"Connection rate\") | %.0f | %.0f | |\n", m("connect/plain/not-freed"), m("connect/bypass/not-freed"))
 
 	fmt.Fprintf(&w, "\n## One-way stream by socket buffer size (MB/s, bypass / plain, and the bypass's retransmissions)\n\n")
 	fmt.Fprintf(&w, "SO_RCVBUF on the reader, SO_SNDBUF on the writer, or both; 1 s runs, 64 KiB writes.\n\n| buffer |")

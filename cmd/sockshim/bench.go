@@ -28,7 +28,8 @@ the median mean is reported.
 --mode stream: one-way bulk throughput in MB/s, writes of --size bytes
 (default 65536) for --seconds (default 3), plain and bypass.
 --mode connect: connections per second (connect, accept, close), --connections
-of them (default 20000), plain and with the bypass attached.
+of them (default 20000), plain and with the bypass attached, and how many of
+the closed sockets the kernel still held at the end (from /proc/slabinfo).
 
   --requests N     rtt: requests per run (default 250000); a warm-up of N/10
                    (at most 5000) comes first and is not counted

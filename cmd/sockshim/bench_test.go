@@ -35,6 +35,14 @@ func TestBenchModesLeaveNothing(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &report); err != nil || report["plain"] == nil || report["bypass"] == nil {
 			t.Fatalf("bench %v printed %q (%v)", args, out, err)
 		}
+		if args[1] == "connect" {
+			for _, variant := range []string{"plain", "bypass"} {
+				var r bench.ConnectResult
+				if err := json.Unmarshal(report[variant], &r); err != nil || r.Connections != 300 || r.SocketsNotFreed < 0 {
+					t.Errorf("connect %s: %s (%v): want 300 connections and a count of the sockets not yet freed", variant, report[variant], err)
+				}
+			}
+		}
 	}
 	checkNothingLeft(t, c)
 	if entries, err := os.ReadDir(parent); err == nil {

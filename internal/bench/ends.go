@@ -183,6 +183,11 @@ type ConnectResult struct {
 	ConnsPerS   float64 `json:"conns_per_s"`
 	Connections int     `json:"connections"`
 	Seconds     float64 `json:"seconds"`
+	// SocketsNotFreed is how many more TCP sockets the kernel held at the
+	// end of the run than at its start (tcpSocketsAllocated, 0 when fewer),
+	// every one of the run's own closed by then; -1 when slabinfo cannot be
+	// read.
+	SocketsNotFreed int `json:"sockets_not_freed"`
 }
 
 // Sink: __bench-sink NETWORK ADDR SIZE CPU [RCVBUF]. Prints the
@@ -313,6 +318,7 @@ func Connect(args []string) error {
 		return fmt.Errorf("bench connect: %w", err)
 	}
 	one := make([]byte, 1)
+	socketsBefore, slabErr := tcpSocketsAllocated()
 	start := time.Now()
 	for i := 0; i < count; i++ {
 		fd, err := benchDial(p, args[0], args[1])
@@ -327,7 +333,13 @@ func Connect(args []string) error {
 		p.Close(fd)
 	}
 	elapsed := time.Since(start).Seconds()
-	out, _ := json.Marshal(ConnectResult{ConnsPerS: float64(count) / elapsed, Connections: count, Seconds: elapsed})
+	notFreed := -1
+	if socketsAfter, err := tcpSocketsAllocated(); err == nil && slabErr == nil {
+		// Fewer than at the start (sockets of an earlier run freed
+		// meanwhile): none of this run's is left.
+		notFreed = max(socketsAfter-socketsBefore, 0)
+	}
+	out, _ := json.Marshal(ConnectResult{ConnsPerS: float64(count) / elapsed, Connections: count, Seconds: elapsed, SocketsNotFreed: notFreed})
 	fmt.Println(string(out))
 	return nil
 }

@@ -105,5 +105,19 @@ func (e *connectExperiment) median(runs []json.RawMessage) any {
 }
 func (e *connectExperiment) print(w io.Writer, report map[string]any) {
 	p, y := report["plain"].(ConnectResult), report["bypass"].(ConnectResult)
-	fmt.Fprintf(w, "plain  %10.0f conn/s\nbypass %10.0f conn/s\nbypass/plain: %.2f\n", p.ConnsPerS, y.ConnsPerS, y.ConnsPerS/p.ConnsPerS)
+	for _, r := range []struct {
+		name string
+		r    ConnectResult
+	}{{"plain", p}, {"bypass", y}} {
+		fmt.Fprintf(w, "%-6s %10.0f conn/s   closed sockets not yet freed at the end: %s\n", r.name, r.r.ConnsPerS, socketCount(r.r.SocketsNotFreed))
+	}
+	fmt.Fprintf(w, "bypass/plain: %.2f\n", y.ConnsPerS/p.ConnsPerS)
+}
+
+// socketCount prints a SocketsNotFreed figure.
+func socketCount(n int) string {
+	if n < 0 {
+		return "unknown (no /proc/slabinfo)"
+	}
+	return strconv.Itoa(n)
 }
