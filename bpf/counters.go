@@ -17,8 +17,9 @@ type Counters struct {
 	// bpf/c/normal_path.h).
 	NormalPath uint64
 	// LeftMap counts the group's sockets that left the bypass map after
-	// joining it: they began reading the blocking way, or their peer left
-	// (see bpf/c/leave.h).
+	// joining it: they began reading the blocking way, their connection's
+	// buffers were set small at both ends, or their peer left (see
+	// bpf/c/leave.h).
 	LeftMap uint64
 }
 

@@ -20,6 +20,8 @@ struct socket {
 
 struct sock {
 	int sk_rcvbuf;
+	int sk_sndbuf;
+	__u8 sk_userlocks; /* SOCK_SNDBUF_LOCK, SOCK_RCVBUF_LOCK: set by setsockopt */
 	int sk_rcvlowat;
 	struct {
 		struct {

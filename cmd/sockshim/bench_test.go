@@ -97,7 +97,10 @@ func TestBenchStreamSmallReceiveBufferNoRetransmissions(t *testing.T) {
 			if p.Bytes == 0 || y.Bytes == 0 {
 				t.Errorf("%s: plain moved %d bytes, bypass %d", name, p.Bytes, y.Bytes)
 			}
-			if y.NormalPathBytes >= y.Bytes {
+			// With both buffers small the connection leaves the map at
+			// its first send by TCP (TestBypassSmallBuffersLeaveTheMap),
+			// so there TCP may carry every byte.
+			if y.NormalPathBytes >= y.Bytes && len(bufs) == 2 {
 				t.Errorf("%s: TCP carried all %d bytes: nothing was redirected", name, y.Bytes)
 			}
 			if lost == 0 {

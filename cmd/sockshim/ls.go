@@ -50,8 +50,8 @@ type lsEntry struct {
 	// BypassPorts are the ports the bypass is scoped to (absent: all).
 	BypassPorts []uint16 `json:"bypass_ports,omitempty"`
 	// LeftMap counts the container's sockets that joined the bypass and
-	// left it again because they began reading the blocking way, or their
-	// peer did.
+	// left it again because they began reading the blocking way, their
+	// connection's buffers were set small at both ends, or their peer left.
 	LeftMap uint64 `json:"left_map"`
 }
 

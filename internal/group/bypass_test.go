@@ -19,17 +19,18 @@ func exchange(t *testing.T, a, listenAddr, b string, n int64) {
 }
 
 // exchangeVia is exchange with the dialer connecting to hostPort (a remapped
-// listener's host port), or to the port the listener reports when 0.
-func exchangeVia(t *testing.T, a, listenAddr, b string, hostPort uint16, n int64) {
+// listener's host port), or to the port the listener reports when 0. extra
+// are more arguments for both ends' helper (a buffer size).
+func exchangeVia(t *testing.T, a, listenAddr, b string, hostPort uint16, n int64, extra ...string) {
 	t.Helper()
-	srv := testenv.Start(t, a, "exchange", "listen", listenAddr, fmt.Sprint(n), "1")
+	srv := testenv.Start(t, a, append([]string{"exchange", "listen", listenAddr, fmt.Sprint(n), "1"}, extra...)...)
 	var l testenv.ListenResult
 	srv.JSON(t, helperTimeout, &l)
 	dial := l.Addr
 	if hostPort != 0 {
 		dial = withPort("127.0.0.1", hostPort)
 	}
-	cli := testenv.Start(t, b, "exchange", "dial", dial, fmt.Sprint(n), "2")
+	cli := testenv.Start(t, b, append([]string{"exchange", "dial", dial, fmt.Sprint(n), "2"}, extra...)...)
 	var rs, rc testenv.ExchangeResult
 	srv.JSON(t, 5*helperTimeout, &rs)
 	cli.JSON(t, 5*helperTimeout, &rc)

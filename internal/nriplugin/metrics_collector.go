@@ -30,7 +30,7 @@ var (
 	descNormalPath = containerDesc("sockshim_container_normal_path_switches_total",
 		"Times a socket of the container went back to the normal path because its peer's queue was full (containers with the bypass).")
 	descLeftMap = containerDesc("sockshim_container_left_map_total",
-		"Sockets of the container that left the bypass after joining it: they began reading the blocking way, or their peer left (containers with the bypass).")
+		"Sockets of the container that left the bypass after joining it: they began reading the blocking way, their connection's buffers were set small at both ends, or their peer left (containers with the bypass).")
 	// One series per mapping, value 1: the host port is what an operator
 	// looks for and a label is the only place for it; count() gives the
 	// number of mappings.

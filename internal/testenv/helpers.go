@@ -268,18 +268,30 @@ type ExchangeResult struct {
 	RecvSHA string `json:"recv_sha"`
 }
 
-// exchange listen|dial ADDR BYTES SEED: over one TCP connection, send BYTES
-// pseudo-random bytes in writes of 1 B to 256 KiB while reading everything
-// the peer sends, then report both SHA-256 sums. "listen" first prints
-// ListenResult.
+// exchange listen|dial ADDR BYTES SEED [SNDBUF RCVBUF]: over one TCP
+// connection, send BYTES pseudo-random bytes in writes of 1 B to 256 KiB
+// while reading everything the peer sends, then report both SHA-256 sums.
+// "listen" first prints ListenResult. SNDBUF and RCVBUF, when given, are set
+// as the connection's SO_SNDBUF and SO_RCVBUF once it is established (0
+// leaves that one to the kernel).
 func helperExchange(args []string) error {
-	if len(args) != 4 {
-		return errors.New("usage: exchange listen|dial ADDR BYTES SEED")
+	if len(args) != 4 && len(args) != 6 {
+		return errors.New("usage: exchange listen|dial ADDR BYTES SEED [SNDBUF RCVBUF]")
 	}
 	total, err1 := strconv.ParseInt(args[2], 10, 64)
 	seed, err2 := strconv.ParseUint(args[3], 10, 64)
 	if err1 != nil || err2 != nil {
 		return errors.New("exchange: BYTES and SEED are numbers")
+	}
+	var buffers [2]int // SO_SNDBUF, SO_RCVBUF
+	if len(args) == 6 {
+		for i, a := range args[4:] {
+			n, err := strconv.Atoi(a)
+			if err != nil || n < 0 {
+				return errors.New("exchange: SNDBUF and RCVBUF are byte counts")
+			}
+			buffers[i] = n
+		}
 	}
 	var c net.Conn
 	switch args[0] {
@@ -304,7 +316,18 @@ func helperExchange(args []string) error {
 		return errors.New("exchange: listen or dial")
 	}
 	defer c.Close()
-	res, err := Exchange(c.(*net.TCPConn), total, seed)
+	tc := c.(*net.TCPConn)
+	if buffers[0] > 0 {
+		if err := tc.SetWriteBuffer(buffers[0]); err != nil {
+			return fmt.Errorf("exchange: SO_SNDBUF: %w", err)
+		}
+	}
+	if buffers[1] > 0 {
+		if err := tc.SetReadBuffer(buffers[1]); err != nil {
+			return fmt.Errorf("exchange: SO_RCVBUF: %w", err)
+		}
+	}
+	res, err := Exchange(tc, total, seed)
 	if err != nil {
 		return err
 	}
