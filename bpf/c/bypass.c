@@ -33,6 +33,7 @@ static __always_inline struct sock_key peer_key(const struct sock_key *key)
 #include "closed_peer.h"
 #include "listeners.h"
 #include "scope.h"
+#include "small_buffers.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
@@ -173,9 +174,11 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 		client_ref = bpf_map_lookup_elem(&bypass_peer_refs, &client);
 		if (!client_ref)
 			return SOCK_OPS_OK;
-		if (!listener_accepts_bypass(&key.local, key.local_port)) {
+		if (!listener_accepts_bypass(&key.local, key.local_port) ||
+		    buffers_set_small(skops_tcp_sock(skops), client_ref->sk)) {
 			/* The client joined on a hint this end does not
-			 * confirm: it leaves (leave.h). */
+			 * confirm, or the connection is better off the map
+			 * (small_buffers.h): it leaves (leave.h). */
 			client_ref->peer_left = 1;
 			return SOCK_OPS_OK;
 		}

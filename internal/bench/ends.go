@@ -98,7 +98,7 @@ func Client(args []string) error {
 	if err != nil {
 		return fmt.Errorf("bench client: %w", err)
 	}
-	fd, err := benchDial(p, args[0], args[1])
+	fd, err := benchDial(p, args[0], args[1], nil)
 	if err != nil {
 		return fmt.Errorf("bench client: %w", err)
 	}
@@ -241,11 +241,11 @@ func Stream(args []string) error {
 	if err != nil {
 		return fmt.Errorf("bench stream: %w", err)
 	}
-	fd, err := benchDial(p, args[0], args[1])
+	// Before connect: the bypass judges a connection's buffers at its
+	// handshake (bpf/c/small_buffers.h), as a program sizing them does.
+	sndbuf := func(fd int) error { return setBuffer(fd, unix.SO_SNDBUF, args[5:]) }
+	fd, err := benchDial(p, args[0], args[1], sndbuf)
 	if err != nil {
-		return fmt.Errorf("bench stream: %w", err)
-	}
-	if err := setBuffer(fd, unix.SO_SNDBUF, args[5:]); err != nil {
 		return fmt.Errorf("bench stream: %w", err)
 	}
 	buf := make([]byte, size)
@@ -321,7 +321,7 @@ func Connect(args []string) error {
 	socketsBefore, slabErr := tcpSocketsAllocated()
 	start := time.Now()
 	for i := 0; i < count; i++ {
-		fd, err := benchDial(p, args[0], args[1])
+		fd, err := benchDial(p, args[0], args[1], nil)
 		if err != nil {
 			return fmt.Errorf("bench connect %d: %v", i, err)
 		}

@@ -59,7 +59,7 @@ func TestBenchEndsNonBlocking(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fd, err := benchDial(p, network, dial)
+		fd, err := benchDial(p, network, dial, nil)
 		if err != nil {
 			t.Fatalf("%s: dial: %v", network, err)
 		}
@@ -96,7 +96,7 @@ func TestBenchEndsNonBlocking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fd, err := benchDial(p, "tcp", port); !errors.Is(err, unix.ECONNREFUSED) {
+	if fd, err := benchDial(p, "tcp", port, nil); !errors.Is(err, unix.ECONNREFUSED) {
 		t.Errorf("dial of a closed port: fd %d, %v, want ECONNREFUSED", fd, err)
 	}
 }

@@ -103,9 +103,10 @@ func benchListen(network, addr string, backlog int) (fd int, dial string, err er
 
 // benchDial returns a non-blocking socket connected to addr: a path for
 // "unix", for "tcp" IP:PORT or just PORT (on 127.0.0.1), with TCP_NODELAY.
-func benchDial(p *poller, network, addr string) (int, error) {
+// setup, when not nil, is called on the socket before it connects.
+func benchDial(p *poller, network, addr string, setup func(fd int) error) (int, error) {
 	if network == "unix" {
-		return rawsock.DialUnix(addr, rawsock.NonBlock, p)
+		return rawsock.DialUnix(addr, rawsock.NonBlock, p, setup)
 	}
 	if !strings.Contains(addr, ":") {
 		addr = "127.0.0.1:" + addr
@@ -114,5 +115,5 @@ func benchDial(p *poller, network, addr string) (int, error) {
 	if err != nil || !ap.Addr().Is4() {
 		return -1, fmt.Errorf("address %q: want IPv4:PORT or PORT", addr)
 	}
-	return rawsock.Dial(ap, rawsock.NonBlock|rawsock.NoDelay, p)
+	return rawsock.DialSetup(ap, rawsock.NonBlock|rawsock.NoDelay, p, setup)
 }

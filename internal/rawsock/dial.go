@@ -10,8 +10,15 @@ import (
 // Dial returns a TCP socket made with f connected to ap. A non-blocking
 // one waits for the handshake with w.
 func Dial(ap netip.AddrPort, f Flags, w Waiter) (int, error) {
+	return DialSetup(ap, f, w, nil)
+}
+
+// DialSetup is Dial with setup, when not nil, called on the socket before
+// it connects: for options that count only then, as the buffer sizes the
+// bypass judges at the handshake.
+func DialSetup(ap netip.AddrPort, f Flags, w Waiter, setup func(fd int) error) (int, error) {
 	family, sa := sockaddr(ap)
-	fd, err := socket(family, f)
+	fd, err := socketSetup(family, f, setup)
 	if err != nil {
 		return -1, err
 	}
@@ -27,14 +34,28 @@ func Dial(ap netip.AddrPort, f Flags, w Waiter) (int, error) {
 	return fd, nil
 }
 
-// DialUnix returns an AF_UNIX stream socket made with f connected to path.
-// AF_UNIX connects at once: EAGAIN (a full backlog) is an error.
-func DialUnix(path string, f Flags, w Waiter) (int, error) {
-	fd, err := socket(unix.AF_UNIX, f)
+// DialUnix returns an AF_UNIX stream socket made with f connected to path,
+// setup (when not nil) called on it first. AF_UNIX connects at once: EAGAIN
+// (a full backlog) is an error.
+func DialUnix(path string, f Flags, w Waiter, setup func(fd int) error) (int, error) {
+	fd, err := socketSetup(unix.AF_UNIX, f, setup)
 	if err != nil {
 		return -1, err
 	}
 	if err := connect(fd, &unix.SockaddrUnix{Name: path}, path, w); err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+// socketSetup is socket followed by setup, when not nil.
+func socketSetup(family int, f Flags, setup func(fd int) error) (int, error) {
+	fd, err := socket(family, f)
+	if err != nil || setup == nil {
+		return fd, err
+	}
+	if err := setup(fd); err != nil {
+		unix.Close(fd)
 		return -1, err
 	}
 	return fd, nil

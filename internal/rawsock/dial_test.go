@@ -33,7 +33,7 @@ func TestDialClosedPortRefused(t *testing.T) {
 			t.Errorf("%s: %q does not say what was dialled", name, err)
 		}
 	}
-	if fd, err := DialUnix(filepath.Join(t.TempDir(), "none"), NonBlock, Timeout(time.Second)); fd != -1 || !errors.Is(err, unix.ENOENT) {
+	if fd, err := DialUnix(filepath.Join(t.TempDir(), "none"), NonBlock, Timeout(time.Second), nil); fd != -1 || !errors.Is(err, unix.ENOENT) {
 		t.Errorf("unix: fd %d, %v, want -1 and ENOENT", fd, err)
 	}
 }
@@ -114,5 +114,36 @@ func TestRetryTimeouts(t *testing.T) {
 	}
 	if ready, err := Poll(client, unix.POLLIN, -1); !ready || err != nil {
 		t.Errorf("Poll, no limit, data there: %v, %v", ready, err)
+	}
+}
+
+// DialSetup's setup runs on the socket before connect(2): a buffer size it
+// sets is the connected socket's (the kernel doubles what is asked), and its
+// error is DialSetup's, with nothing dialled.
+func TestDialSetupRunsBeforeConnect(t *testing.T) {
+	lfd, addr, err := Listen(netip.AddrPortFrom(Loopback, 0), 1, NonBlock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	var connectedBefore bool
+	fd, err := DialSetup(addr, NonBlock, Timeout(time.Second), func(fd int) error {
+		_, perr := unix.Getpeername(fd)
+		connectedBefore = perr == nil
+		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 32<<10)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if connectedBefore {
+		t.Error("setup ran on a connected socket")
+	}
+	if got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF); err != nil || got != 64<<10 {
+		t.Errorf("SO_SNDBUF %d, %v; want %d", got, err, 64<<10)
+	}
+	refused := errors.New("refused by setup")
+	if fd, err := DialSetup(addr, NonBlock, Timeout(time.Second), func(int) error { return refused }); fd != -1 || !errors.Is(err, refused) {
+		t.Errorf("failing setup: fd %d, %v; want -1 and its error", fd, err)
 	}
 }

@@ -48,7 +48,7 @@ func TestFlagsAsAsked(t *testing.T) {
 				if lfd, err = ListenUnix(path, 1, f); err != nil {
 					t.Fatal(err)
 				}
-				cfd, err = DialUnix(path, f, w)
+				cfd, err = DialUnix(path, f, w, nil)
 			}
 			if err != nil {
 				t.Fatalf("%s: dial: %v", network, err)

@@ -272,8 +272,8 @@ type ExchangeResult struct {
 // connection, send BYTES pseudo-random bytes in writes of 1 B to 256 KiB
 // while reading everything the peer sends, then report both SHA-256 sums.
 // "listen" first prints ListenResult. SNDBUF and RCVBUF, when given, are set
-// as the connection's SO_SNDBUF and SO_RCVBUF once it is established (0
-// leaves that one to the kernel).
+// as SO_SNDBUF and SO_RCVBUF before connect(2), or on the listener, whose
+// accepted socket inherits them (0 leaves that one to the kernel).
 func helperExchange(args []string) error {
 	if len(args) != 4 && len(args) != 6 {
 		return errors.New("usage: exchange listen|dial ADDR BYTES SEED [SNDBUF RCVBUF]")
@@ -293,10 +293,25 @@ func helperExchange(args []string) error {
 			buffers[i] = n
 		}
 	}
+	setBuffers := func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			for i, opt := range []int{unix.SO_SNDBUF, unix.SO_RCVBUF} {
+				if buffers[i] > 0 && serr == nil {
+					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, buffers[i])
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}
 	var c net.Conn
 	switch args[0] {
 	case "listen":
-		l, err := net.Listen(network("tcp", args[1]), args[1])
+		lc := net.ListenConfig{Control: setBuffers}
+		l, err := lc.Listen(context.Background(), network("tcp", args[1]), args[1])
 		if err != nil {
 			return err
 		}
@@ -308,7 +323,8 @@ func helperExchange(args []string) error {
 		}
 	case "dial":
 		var err error
-		c, err = net.DialTimeout(network("tcp", args[1]), args[1], 5*time.Second)
+		d := net.Dialer{Timeout: 5 * time.Second, Control: setBuffers}
+		c, err = d.Dial(network("tcp", args[1]), args[1])
 		if err != nil {
 			return err
 		}
@@ -317,16 +333,6 @@ func helperExchange(args []string) error {
 	}
 	defer c.Close()
 	tc := c.(*net.TCPConn)
-	if buffers[0] > 0 {
-		if err := tc.SetWriteBuffer(buffers[0]); err != nil {
-			return fmt.Errorf("exchange: SO_SNDBUF: %w", err)
-		}
-	}
-	if buffers[1] > 0 {
-		if err := tc.SetReadBuffer(buffers[1]); err != nil {
-			return fmt.Errorf("exchange: SO_RCVBUF: %w", err)
-		}
-	}
 	res, err := Exchange(tc, total, seed)
 	if err != nil {
 		return err
