@@ -13,12 +13,14 @@
  * nothing to transmit, stays until its next transmission.
  *
  * Kernel constraint: a redirect takes the target's lock only after its
- * verdict picked the target's psock, and a message queued to a psock that
- * stopped meanwhile is freed without an error (sk_psock_queue_msg). So a
- * member may leave only once its peer has stopped deciding redirects to it:
- * its file reads the blocking way, or its peer left or never joined. A
- * leave while the peer still redirects (tried for small buffers, now
- * decided before joining: small_buffers.h) lost bytes under load. */
+ * verdict chose the target and took a reference to its psock, and a message
+ * queued to a psock that stops meanwhile is freed without an error. So a
+ * member leaves only once its peer no longer decides redirects to it (its
+ * file reads the blocking way, or its peer left or never joined). One
+ * window stays open: a redirect decided just before that and still waiting
+ * for the member's lock when it leaves is lost. Leaving while the peer still
+ * redirected (tried for small buffers, now decided before joining:
+ * small_buffers.h) hit it under load; the cases here have not in tests. */
 #pragma once
 
 #include "normal_path_tcp.h"
