@@ -145,7 +145,7 @@ func (k *Kernel) program(name string) (*ebpf.Program, error) {
 	if p, ok := k.progs[name]; ok {
 		return p, nil
 	}
-	p, err := ebpf.LoadPinnedProgram(filepath.Join(k.progsDir(), name), nil)
+	p, err := loadPinnedProgram(filepath.Join(k.progsDir(), name))
 	if err != nil {
 		return nil, fmt.Errorf("load pinned program %s (run `sockshim reset` if pins are damaged): %w", name, err)
 	}
