@@ -59,6 +59,14 @@ static __always_inline int leave_if_misread(struct bpf_sock_ops *skops, struct t
 		pr->peer_left = 1;
 	bpf_map_delete_elem(&bypass_peer_refs, self);
 	untune_normal_path(skops, tp);
+	/* A member asked for the header-option callbacks (record_member); off
+	 * the map it needs none of them, and the option-length one runs for
+	 * every segment it sends and every send's MSS computation. The state
+	 * callback stays: it lifts a probe cap at the socket's close. */
+	uncap_probes(skops);
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
+						 ~(BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG |
+						   BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG));
 	count_left(cfg);
 	return 0;
 }

@@ -1,7 +1,11 @@
 package group
 
 import (
+	"path/filepath"
 	"testing"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 // A connection whose ends both set SO_SNDBUF and SO_RCVBUF to 64 KiB before
@@ -26,11 +30,18 @@ func TestBypassSmallBuffersLeaveTheMap(t *testing.T) {
 			e := newEnv(t)
 			ra, a := e.group(t, "a", true)
 			rb, b := e.group(t, "b", true)
+			runs := sockopsRuns(t, e)
 			exchangeVia(t, a, "127.0.0.1:0", b, 0, n, c.sndbuf, c.rcvbuf)
+			callbacks := sockopsRuns(t, e) - runs
 			ca, cb := counters(t, e, ra.CgroupID), counters(t, e, rb.CgroupID)
 			t.Logf("a redirected %d bytes (%d switches to the normal path, %d sockets left the map), b %d (%d, %d)",
 				ca.Bytes, ca.NormalPath, ca.LeftMap, cb.Bytes, cb.NormalPath, cb.LeftMap)
+			t.Logf("the sockops program ran %d times for the %d MiB", callbacks, n>>20)
 			if !c.leave {
+				// Members ask for a callback at each segment they send.
+				if callbacks < n/(64<<10) {
+					t.Errorf("the sockops program ran %d times, fewer than the %d writes: were the members' callbacks asked for?", callbacks, n/(64<<10))
+				}
 				if ca.LeftMap != 0 || cb.LeftMap != 0 {
 					t.Errorf("sockets that left the map: a %d, b %d; want none", ca.LeftMap, cb.LeftMap)
 				}
@@ -44,6 +55,38 @@ func TestBypassSmallBuffersLeaveTheMap(t *testing.T) {
 			if ca.Bytes != 0 || cb.Bytes != 0 {
 				t.Errorf("%d and %d bytes redirected: the connection joined the map", ca.Bytes, cb.Bytes)
 			}
+			// Off the map a socket asks for no callback per segment: what
+			// runs is the two sockets' set-up and close, and the client's
+			// one transmission as a member (leave.h).
+			if callbacks > 100 {
+				t.Errorf("the sockops program ran %d times: the socket that left still has a callback per segment", callbacks)
+			}
 		})
 	}
+}
+
+// sockopsRuns is how many times the bypass's sockops program (this test's
+// own, in its private bpffs) has run, counted by the kernel while the test
+// holds its statistics on.
+func sockopsRuns(t *testing.T, e *env) uint64 {
+	t.Helper()
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		t.Fatalf("enable BPF run statistics: %v", err)
+	}
+	t.Cleanup(func() { stats.Close() })
+	paths, err := filepath.Glob(filepath.Join(e.bpffs, "progs", "*", "bypass_track_established"))
+	if err != nil || len(paths) != 1 {
+		t.Fatalf("pinned sockops program: %v %v", paths, err)
+	}
+	p, err := ebpf.LoadPinnedProgram(paths[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	s, err := p.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.RunCount
 }
