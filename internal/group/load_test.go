@@ -9,13 +9,14 @@ import (
 )
 
 // load runs the load helper between a listener in cgroup a and a dialer in
-// cgroup b and checks every connection both ways.
-func load(t *testing.T, a, b string, conns int, secs float64) (bytes int64) {
+// cgroup b and checks every connection both ways; dialOpts go to the dialer
+// (turn-blocking).
+func load(t *testing.T, a, b string, conns int, secs float64, dialOpts ...string) (bytes int64) {
 	t.Helper()
 	srv := testenv.Start(t, a, "load", "listen", "127.0.0.1:0", fmt.Sprint(conns), fmt.Sprint(secs), "7")
 	var l testenv.ListenResult
 	srv.JSON(t, helperTimeout, &l)
-	cli := testenv.Start(t, b, "load", "dial", l.Addr, fmt.Sprint(conns), fmt.Sprint(secs), "8")
+	cli := testenv.Start(t, b, append([]string{"load", "dial", l.Addr, fmt.Sprint(conns), fmt.Sprint(secs), "8"}, dialOpts...)...)
 	wait := time.Duration(secs)*time.Second + 2*time.Minute
 	var rs, rc []testenv.LoadConn
 	srv.JSON(t, wait, &rs)
@@ -63,5 +64,28 @@ func TestBypassUnderLoad(t *testing.T) {
 	t.Logf("group a redirected %d MiB in %d messages", c.Bytes>>20, c.Messages)
 	if c.Bytes == 0 || int64(c.Bytes) > total {
 		t.Fatalf("group a redirected %d bytes of %d exchanged", c.Bytes, total)
+	}
+}
+
+// Half the connections of a loaded pair of bypass groups turn their
+// client's socket blocking at a random moment while both directions send,
+// so those members leave the map mid-stream (bpf/c/leave.h) with their
+// peers' redirects coming: every byte must still arrive, in order, both
+// ways. The leave's one open window (a redirect decided just before the
+// member turned, still waiting for its lock) is what this looks for.
+func TestBypassTurnedBlockingUnderLoad(t *testing.T) {
+	e := newEnv(t)
+	ra, a := e.group(t, "a", true)
+	rb, b := e.group(t, "b", true)
+	rounds := testenv.Stress(1, 10)
+	var total int64
+	for r := 0; r < rounds; r++ {
+		total += load(t, a, b, 64, testenv.Stress(3.0, 6.0), "turn-blocking")
+	}
+	ca, cb := counters(t, e, ra.CgroupID), counters(t, e, rb.CgroupID)
+	t.Logf("%d rounds: %d MiB both ways; redirected a %d MiB, b %d MiB; left the map: a %d, b %d sockets",
+		rounds, total>>20, ca.Bytes>>20, cb.Bytes>>20, ca.LeftMap, cb.LeftMap)
+	if cb.LeftMap == 0 || ca.LeftMap == 0 {
+		t.Errorf("no member left the map (a %d, b %d): the turned sockets were not taken off", ca.LeftMap, cb.LeftMap)
 	}
 }

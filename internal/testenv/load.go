@@ -22,7 +22,7 @@ import (
 // so that every sender kind the kernel offers can be used.
 //
 //	load listen ADDR CONNS SECONDS SEED   prints ListenResult, then results
-//	load dial   ADDR CONNS SECONDS SEED   prints results
+//	load dial   ADDR CONNS SECONDS SEED [turn-blocking]   prints results
 //
 // Sockets are non-blocking and every read and write waits with poll(), as
 // the event-driven programs the bypass guarantees (epoll/poll: Go, nginx,
@@ -33,6 +33,9 @@ import (
 // Connection i (sent as an 8-byte header ahead of its data) uses:
 // TCP_NODELAY when i is even; sender Senders[(i/2)%4]; and, after both
 // directions ended with a FIN, a plain close or an RST close (i/8 odd).
+// With turn-blocking the dialer's odd connections turn their socket
+// blocking at a random moment of the run, while both directions send: the
+// bypass then takes them off the map mid-stream (bpf/c/leave.h).
 
 // Senders are the ways a connection writes.
 var Senders = []string{"write", "msg_more", "sendfile", "splice"}
@@ -46,8 +49,9 @@ type LoadConn struct {
 }
 
 func helperLoad(args []string) error {
-	if len(args) != 5 {
-		return errors.New("usage: load listen|dial ADDR CONNS SECONDS SEED")
+	turn := len(args) == 6 && args[0] == "dial" && args[5] == "turn-blocking"
+	if len(args) != 5 && !turn {
+		return errors.New("usage: load listen|dial ADDR CONNS SECONDS SEED, or load dial ... turn-blocking")
 	}
 	conns, err1 := strconv.Atoi(args[2])
 	secs, err2 := strconv.ParseFloat(args[3], 64)
@@ -61,7 +65,11 @@ func helperLoad(args []string) error {
 	var wg sync.WaitGroup
 	run := func(fd, i int) {
 		defer wg.Done()
-		results[i] = loadConn(fd, i, dur, seed+uint64(i)*1000)
+		turnAt := time.Duration(-1)
+		if turn && i%2 == 1 {
+			turnAt = turnMoment(dur, seed+uint64(i)*1000)
+		}
+		results[i] = loadConn(fd, i, dur, seed+uint64(i)*1000, turnAt)
 	}
 	if args[0] == "listen" {
 		lfd, err := listen4(ap, conns)
@@ -105,14 +113,15 @@ func helperLoad(args []string) error {
 	return nil
 }
 
-// loadConn runs one connection both ways and closes it.
-func loadConn(fd, i int, dur time.Duration, seed uint64) LoadConn {
+// loadConn runs one connection both ways and closes it; at turnAt (unless
+// negative) its sender turns the socket blocking.
+func loadConn(fd, i int, dur time.Duration, seed uint64, turnAt time.Duration) LoadConn {
 	res := LoadConn{Index: i, Sender: Senders[(i/2)%len(Senders)]}
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, boolInt(i%2 == 0))
 	sent := make(chan error, 1)
 	go func() {
 		var err error
-		res.Sent, res.SentSHA, err = loadSend(fd, res.Sender, dur, seed)
+		res.Sent, res.SentSHA, err = loadSend(fd, res.Sender, dur, seed, turnAt)
 		// Half-close also after a failed send, so the peer's reader ends
 		// instead of waiting for data that will not come.
 		if serr := unix.Shutdown(fd, unix.SHUT_WR); err == nil {
@@ -141,6 +150,13 @@ func loadConn(fd, i int, dur time.Duration, seed uint64) LoadConn {
 	return res
 }
 
+// turnMoment is when in the first nine tenths of a run of dur a connection
+// turns its socket blocking. Every read and write still works then: a
+// blocking call waits in the kernel instead of in poll().
+func turnMoment(dur time.Duration, seed uint64) time.Duration {
+	return time.Duration(rand.New(rand.NewPCG(seed, 13)).Int64N(int64(dur) * 9 / 10))
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -150,7 +166,7 @@ func boolInt(b bool) int {
 
 // loadSend sends random messages of 1 B to 1 MiB for dur with the sender
 // kind, returning the count and the SHA-256 of what was sent.
-func loadSend(fd int, sender string, dur time.Duration, seed uint64) (int64, string, error) {
+func loadSend(fd int, sender string, dur time.Duration, seed uint64, turnAt time.Duration) (int64, string, error) {
 	data := seededData(seed)
 	sizes := rand.New(rand.NewPCG(seed, 11))
 	h := sha256.New()
@@ -172,8 +188,15 @@ func loadSend(fd int, sender string, dur time.Duration, seed uint64) (int64, str
 		}
 		pipeR, pipeW = p[0], p[1]
 	}
-	deadline := time.Now().Add(dur)
+	start := time.Now()
+	deadline := start.Add(dur)
 	for n := 0; time.Now().Before(deadline); n++ {
+		if turnAt >= 0 && time.Since(start) >= turnAt {
+			if err := unix.SetNonblock(fd, false); err != nil {
+				return total, "", fmt.Errorf("turn blocking: %w", err)
+			}
+			turnAt = -1
+		}
 		size := 1 + sizes.IntN(len(buf))
 		msg := buf[:size]
 		data.Read(msg)
