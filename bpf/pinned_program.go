@@ -3,6 +3,7 @@ package bpf
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"unsafe"
 
@@ -31,6 +32,7 @@ func loadPinnedProgram(path string) (*ebpf.Program, error) {
 		fileFlags uint32
 	}{pathname: uint64(uintptr(unsafe.Pointer(name)))}
 	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_OBJ_GET, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	runtime.KeepAlive(name) // the attr holds its address as a number only
 	if errno != 0 {
 		return nil, fmt.Errorf("bpf(BPF_OBJ_GET): %w", errno)
 	}
