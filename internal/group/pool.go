@@ -35,21 +35,28 @@ func (p Pool) String() string { return fmt.Sprintf("%d-%d", p.Low, p.High) }
 // CheckEphemeral refuses a pool that overlaps the kernel's ephemeral port
 // range, where an outgoing connection could take a port first.
 func (p Pool) CheckEphemeral() error {
-	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
+	lo, hi, ok := ephemeralRange()
+	if !ok {
 		return nil // no way to tell; nothing to refuse
-	}
-	f := strings.Fields(string(data))
-	if len(f) != 2 {
-		return nil
-	}
-	lo, err1 := strconv.Atoi(f[0])
-	hi, err2 := strconv.Atoi(f[1])
-	if err1 != nil || err2 != nil {
-		return nil
 	}
 	if int(p.High) >= lo && int(p.Low) <= hi {
 		return fmt.Errorf("port pool %s overlaps the kernel's ephemeral range %d-%d (net.ipv4.ip_local_port_range): choose a pool outside it", p, lo, hi)
 	}
 	return nil
+}
+
+// ephemeralRange is the kernel's range of ports for autobinding sockets
+// (net.ipv4.ip_local_port_range); ok is false when it cannot be read.
+func ephemeralRange() (lo, hi int, ok bool) {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 2 {
+		return 0, 0, false
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	return lo, hi, err1 == nil && err2 == nil
 }
