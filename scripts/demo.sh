@@ -22,6 +22,10 @@ podman() { command podman --root "$work/storage" --runroot "$work/run" --hooks-d
 cleanup() {
 	podman rm -f -t 0 -a >/dev/null 2>&1 || true
 	((fresh_pins)) && "$S" reset || true
+	# podman leaves its storage's overlay directory bind-mounted on itself
+	# (the overlay driver's private mount): unmount what is under $work,
+	# deepest first, before removing it.
+	awk -v w="$work" '$5 == w || index($5, w "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
 	rm -rf "$work"
 }
 trap cleanup EXIT
