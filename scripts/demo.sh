@@ -15,6 +15,9 @@ work=$(mktemp -d /tmp/sockshim-demo.XXXXXX) # short: podman limits runroot to 50
 bpffs=${SOCKSHIM_BPFFS:-/sys/fs/bpf/sockshim}
 fresh_pins=0
 [[ -e $bpffs ]] || fresh_pins=1
+state=${SOCKSHIM_STATE_DIR:-/run/sockshim}
+fresh_state=0
+[[ -e $state ]] || fresh_state=1
 
 export CONTAINERS_CONF=$PWD/scripts/containers.conf
 podman() { command podman --root "$work/storage" --runroot "$work/run" --hooks-dir "$work/hooks.d" "$@"; }
@@ -22,6 +25,8 @@ podman() { command podman --root "$work/storage" --runroot "$work/run" --hooks-d
 cleanup() {
 	podman rm -f -t 0 -a >/dev/null 2>&1 || true
 	((fresh_pins)) && "$S" reset || true
+	# The state directory too, when the demo made it and left no record.
+	if ((fresh_state)); then rmdir "$state/groups" 2>/dev/null && rm -f "$state/lock" && rmdir "$state" || true; fi
 	# podman leaves its storage's overlay directory bind-mounted on itself
 	# (the overlay driver's private mount): unmount what is under $work,
 	# deepest first, before removing it.
