@@ -11,6 +11,7 @@
 # static, the host's /usr mounted read-only) and imported: no registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/unmount-below.sh
 S=${SOCKSHIM:-$PWD/bin/sockshim} # make demo-cri builds it
 bin=$(scripts/deps.sh cri)
 work=$(mktemp -d /tmp/sockshim-cri-demo.XXXXXX) # short: unix socket paths
@@ -47,8 +48,7 @@ cleanup() {
 	done
 	# sockshim's pins, and the anchor cgroup they keep (see README).
 	"$S" reset >/dev/null 2>&1
-	# Mounts left below $work (a pod's shm, a rootfs) go before its files.
-	awk -v w="$work" '$5 == w || index($5, w "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
+	unmount_below "$work" # a pod's shm, a rootfs
 	rm -rf "$work"
 }
 trap cleanup EXIT

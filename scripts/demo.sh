@@ -10,6 +10,7 @@
 # of busybox-static plus the host's /usr read-only. It cleans up after itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/unmount-below.sh
 S=$PWD/bin/sockshim
 work=$(mktemp -d /tmp/sockshim-demo.XXXXXX) # short: podman limits runroot to 50 characters
 bpffs=${SOCKSHIM_BPFFS:-/sys/fs/bpf/sockshim}
@@ -27,10 +28,7 @@ cleanup() {
 	((fresh_pins)) && "$S" reset || true
 	# The state directory too, when the demo made it and left no record.
 	if ((fresh_state)); then rmdir "$state/groups" 2>/dev/null && rm -f "$state/lock" && rmdir "$state" || true; fi
-	# podman leaves its storage's overlay directory bind-mounted on itself
-	# (the overlay driver's private mount): unmount what is under $work,
-	# deepest first, before removing it.
-	awk -v w="$work" '$5 == w || index($5, w "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
+	unmount_below "$work" # podman's storage overlay directory stays mounted
 	rm -rf "$work"
 }
 trap cleanup EXIT
