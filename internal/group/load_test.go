@@ -71,20 +71,24 @@ func TestBypassUnderLoad(t *testing.T) {
 // client's socket blocking at a random moment while both directions send,
 // so those members leave the map mid-stream (bpf/c/leave.h) with their
 // peers' redirects coming: every byte must still arrive, in order, both
-// ways. The leave's one open window (a redirect decided just before the
-// member turned, still waiting for its lock) is what this looks for.
+// ways, as between two plain groups doing the same in the same round. The
+// leave's one open window (a redirect decided just before the member
+// turned, still waiting for its lock) is what this looks for.
 func TestBypassTurnedBlockingUnderLoad(t *testing.T) {
 	e := newEnv(t)
+	_, pa := e.group(t, "plain-a", false)
+	_, pb := e.group(t, "plain-b", false)
 	ra, a := e.group(t, "a", true)
 	rb, b := e.group(t, "b", true)
-	rounds := testenv.Stress(1, 10)
-	var total int64
+	rounds, secs := testenv.Stress(1, 10), testenv.Stress(3.0, 6.0)
+	var plain, bypass int64
 	for r := 0; r < rounds; r++ {
-		total += load(t, a, b, 64, testenv.Stress(3.0, 6.0), "turn-blocking")
+		plain += load(t, pa, pb, 64, secs, "turn-blocking")
+		bypass += load(t, a, b, 64, secs, "turn-blocking")
 	}
 	ca, cb := counters(t, e, ra.CgroupID), counters(t, e, rb.CgroupID)
-	t.Logf("%d rounds: %d MiB both ways; redirected a %d MiB, b %d MiB; left the map: a %d, b %d sockets",
-		rounds, total>>20, ca.Bytes>>20, cb.Bytes>>20, ca.LeftMap, cb.LeftMap)
+	t.Logf("%d rounds: plain %d MiB, bypass %d MiB both ways; redirected a %d MiB, b %d MiB; left the map: a %d, b %d sockets",
+		rounds, plain>>20, bypass>>20, ca.Bytes>>20, cb.Bytes>>20, ca.LeftMap, cb.LeftMap)
 	if cb.LeftMap == 0 || ca.LeftMap == 0 {
 		t.Errorf("no member left the map (a %d, b %d): the turned sockets were not taken off", ca.LeftMap, cb.LeftMap)
 	}
