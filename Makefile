@@ -50,7 +50,7 @@ demo-cri: build
 	scripts/deps.sh cri >/dev/null
 	scripts/demo-cri.sh
 
-# The long runs (about 4 minutes): 200 bypassed connections for 60 s, 10
+# The long runs (about 5 minutes): 200 bypassed connections for 60 s, 10
 # rounds of 64 connections whose clients turn blocking mid-stream, faults
 # during 30 s of traffic, a million bind/close cycles, 100,000 connections,
 # 1,000 container lifecycles. Each test logs its figures.
