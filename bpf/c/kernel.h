@@ -21,7 +21,7 @@ struct socket {
 struct sock {
 	int sk_rcvbuf;
 	int sk_sndbuf;
-	__u8 sk_userlocks; /* SOCK_SNDBUF_LOCK, SOCK_RCVBUF_LOCK: set by setsockopt */
+	__u8 sk_userlocks; /* SOCK_RCVBUF_LOCK (small_buffers.h): set by setsockopt */
 	int sk_rcvlowat;
 	struct {
 		struct {

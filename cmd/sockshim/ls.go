@@ -51,7 +51,8 @@ type lsEntry struct {
 	BypassPorts []uint16 `json:"bypass_ports,omitempty"`
 	// LeftMap counts the container's sockets that joined the bypass and
 	// left it again because they began reading the blocking way, their
-	// connection's buffers were set small at both ends, or their peer left.
+	// connection had a receive buffer set small at either end, or their peer
+	// left.
 	LeftMap uint64 `json:"left_map"`
 }
 
