@@ -153,6 +153,14 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 		}
 	}
 
+	// One descriptor of the cgroup for every link: link.AttachCgroup opens
+	// the path again for each program and first probes which attach call
+	// the kernel has, and the kernels with these programs all have links.
+	cg, err := os.Open(g.Cgroup)
+	if err != nil {
+		return fmt.Errorf("open cgroup of group %s: %w", g.Name, err)
+	}
+	defer cg.Close()
 	configured := false
 	for _, p := range cgroupPrograms {
 		if !g.needs(p.concern) {
@@ -162,7 +170,7 @@ func (k *Kernel) AttachGroup(g Group) (err error) {
 		if err != nil {
 			return err
 		}
-		l, err := link.AttachCgroup(link.CgroupOptions{Path: g.Cgroup, Attach: p.attach, Program: prog})
+		l, err := link.AttachRawLink(link.RawLinkOptions{Target: int(cg.Fd()), Attach: p.attach, Program: prog})
 		if err != nil {
 			return fmt.Errorf("attach %s to %s: %w", p.name, g.Cgroup, err)
 		}

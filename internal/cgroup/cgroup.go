@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,19 +128,24 @@ func ForPID(mnt string, pid int) (string, error) {
 }
 
 // Procs lists the processes directly in the child cgroup at path (below
-// the v2 mountpoint mnt).
+// the v2 mountpoint mnt), read from its cgroup.procs. The library's
+// Manager.Procs walks the directory and stats every file in it first: 0.08
+// ms of a hook's 2.6 ms prestart (perf record over 300 prestarts).
 func Procs(mnt, path string) ([]int, error) {
-	m, err := load(mnt, path)
-	if err != nil {
+	if _, err := relative(mnt, path); err != nil {
 		return nil, err
 	}
-	procs, err := m.Procs(false)
+	data, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
 	if err != nil {
 		return nil, fmt.Errorf("processes of cgroup %s: %w", path, err)
 	}
-	pids := make([]int, len(procs))
-	for i, p := range procs {
-		pids[i] = int(p)
+	var pids []int
+	for _, line := range strings.Fields(string(data)) {
+		pid, err := strconv.Atoi(line)
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("processes of cgroup %s: %q is not a process id", path, line)
+		}
+		pids = append(pids, pid)
 	}
 	return pids, nil
 }

@@ -280,9 +280,10 @@ func programTypes() []Check {
 	} {
 		out = append(out, feature(p.name, p.required, p.use, features.HaveProgramType(p.typ)))
 	}
-	// cilium/ebpf's features package has no probe for bpf_link on cgroups
-	// (link.AttachCgroup falls back to BPF_PROG_ATTACH by itself), so there
-	// is no check for it here.
+	// cilium/ebpf's features package has no probe for bpf_link on cgroups,
+	// which sockshim attaches and pins every program with. No check here:
+	// cgroup links came in Linux 5.7, before the getsockname and getpeername
+	// hooks (5.8) that port virtualisation needs.
 	return out
 }
 
