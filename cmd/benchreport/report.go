@@ -53,19 +53,26 @@ func (b *bench) report(rounds int) string {
 		fmt.Fprintf(&w, "---|")
 	}
 	fmt.Fprintf(&w, "\n")
-	minSweep := 0.0
+	// The lowest ratio where the bypass carried the connection, and apart
+	// the lowest where it kept it off the map (both runs plain TCP).
+	minSweep, minOffMap := 0.0, 0.0
 	for _, size := range sweepSizes {
 		fmt.Fprintf(&w, "| %d KiB |", size>>10)
 		for _, end := range sweepEnds {
 			k := sweepKey(end, size)
 			ratio := m(k+"/bypass") / m(k+"/plain")
-			if minSweep == 0 || ratio < minSweep {
-				minSweep = ratio
+			lowest, note := &minSweep, ""
+			if m(k+"/off-map") >= 0.5 {
+				lowest, note = &minOffMap, " off the map:"
 			}
-			fmt.Fprintf(&w, " %.0f / %.0f (%.2f), %.0f retr. |", m(k+"/bypass"), m(k+"/plain"), ratio, m(k+"/retransmits"))
+			if *lowest == 0 || ratio < *lowest {
+				*lowest = ratio
+			}
+			fmt.Fprintf(&w, "%s %.0f / %.0f (%.2f), %.0f retr. |", note, m(k+"/bypass"), m(k+"/plain"), ratio, m(k+"/retransmits"))
 		}
 		fmt.Fprintf(&w, "\n")
 	}
+	fmt.Fprintf(&w, "\n\"off the map\": the reader's SO_RCVBUF is set small, so the bypass leaves the connection to plain TCP (README, \"Which sockets the bypass carries\"); both runs of that cell are plain TCP.\n")
 
 	fmt.Fprintf(&w, "\n## Container start and hook latency (ms)\n\n| what | median |\n|---|---|\n")
 	fmt.Fprintf(&w, "| `podman run --rm ... true`, host network, with the hook (ports and bypass) | %.1f |\n", m("start/hooked"))
@@ -91,7 +98,10 @@ func (b *bench) report(rounds int) string {
 	check("1 KiB mean RTT bypass <= 1.05 x AF_UNIX", unixRatio, unixRatio <= 1.05, "%.2f")
 	streamRatio := m("stream/bypass") / m("stream/plain")
 	check("stream bypass >= 1.0 x plain (default buffers)", streamRatio, streamRatio >= 1.0, "%.2f")
-	check("stream bypass >= 1.0 x plain at every buffer size (lowest)", minSweep, minSweep >= 1.0, "%.2f")
+	check("stream bypass >= 1.0 x plain at every buffer size the bypass carries (lowest)", minSweep, minSweep >= 1.0, "%.2f")
+	if minOffMap != 0 {
+		fmt.Fprintf(&w, "| (for reference: the cells left to plain TCP, plain against plain, lowest) | %.2f | |\n", minOffMap)
+	}
 	connRatio := m("connect/bypass") / m("connect/plain")
 	check("connection rate with bypass >= 0.9 x without", connRatio, connRatio >= 0.9, "%.2f")
 	ctrRatio := m("containers/host+bypass/mean") / m("containers/bridge/mean")
