@@ -175,7 +175,7 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 		if (!client_ref)
 			return SOCK_OPS_OK;
 		if (!listener_accepts_bypass(&key.local, key.local_port) ||
-		    buffers_set_small(skops_tcp_sock(skops), client_ref->sk)) {
+		    rcvbuf_set_small_at_either_end(skops_tcp_sock(skops), client_ref->sk)) {
 			/* The client joined on a hint this end does not
 			 * confirm, or the connection is better off the map
 			 * (small_buffers.h): it leaves (leave.h). */

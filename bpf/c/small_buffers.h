@@ -35,7 +35,7 @@ static __always_inline int rcvbuf_set_small(struct sock *sk)
 
 /* Whether either of the two sockets has its receive buffer set small. The
  * client is read through its record's unreferenced kptr (kernel.h). */
-static __always_inline int buffers_set_small(struct tcp_sock *server, struct tcp_sock *client)
+static __always_inline int rcvbuf_set_small_at_either_end(struct tcp_sock *server, struct tcp_sock *client)
 {
 	struct sock *s = (void *)server, *c = (void *)client;
 
