@@ -160,12 +160,13 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 		return SOCK_OPS_OK;
 
 	/* Only connections whose other end is a bypass group's too
-	 * (listeners.h), and only sockets the sockmap receive path reads as
-	 * TCP would (read_guard.h). */
+	 * (listeners.h), only sockets the sockmap receive path reads as TCP
+	 * would (read_guard.h), and none with a small receive buffer set at
+	 * either end (small_buffers.h). */
 	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
 		struct tcp_sock *tp = skops_tcp_sock(skops);
 
-		if (!tp || !file_reads_like_tcp((void *)tp) ||
+		if (!tp || !file_reads_like_tcp((void *)tp) || rcvbuf_set_small((void *)tp) ||
 		    !listener_accepts_bypass(&key.remote, key.remote_port))
 			return SOCK_OPS_OK;
 	} else {
@@ -177,8 +178,9 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 		if (!listener_accepts_bypass(&key.local, key.local_port) ||
 		    rcvbuf_set_small_at_either_end(skops_tcp_sock(skops), client_ref->sk)) {
 			/* The client joined on a hint this end does not
-			 * confirm, or the connection is better off the map
-			 * (small_buffers.h): it leaves (leave.h). */
+			 * confirm, or the listener's buffer was set small
+			 * after the client joined (small_buffers.h): it
+			 * leaves (leave.h). */
 			client_ref->peer_left = 1;
 			return SOCK_OPS_OK;
 		}

@@ -19,6 +19,7 @@
 
 #include "common.h"
 #include "read_guard.h"
+#include "small_buffers.h"
 
 struct listener_key {
 	struct addr6 addr; /* as bound: zero (either form) for any address */
@@ -107,7 +108,8 @@ static __always_inline struct listener_count *bypass_listener(const struct addr6
 }
 
 /* Whether a bypass group listens on addr and port with a socket whose
- * accepted connections are likely to read the non-blocking way. */
+ * accepted connections are likely to read the non-blocking way and have no
+ * small receive buffer set (small_buffers.h). */
 static __always_inline int listener_accepts_bypass(const struct addr6 *addr, __u32 port)
 {
 	struct listener_count *c = bypass_listener(addr, port);
@@ -116,5 +118,5 @@ static __always_inline int listener_accepts_bypass(const struct addr6 *addr, __u
 	if (!c)
 		return 0;
 	tp = c->sk;
-	return tp && file_reads_like_tcp((void *)tp);
+	return tp && file_reads_like_tcp((void *)tp) && !rcvbuf_set_small((void *)tp);
 }

@@ -11,13 +11,20 @@
  * A small send buffer alone does not hurt: the reader's buffer, which the
  * kernel tunes, sets the bound.
  *
- * Decided when the accepted socket is established, before it joins: nothing
- * has been redirected to either end yet, so the client, which joined first,
- * can leave without anything in flight to it (leave.h; a member leaving later
- * could have a redirect from its peer queued after its psock stopped, which
- * the kernel drops). So only sizes set before connect(2) and on the listener
- * (an accepted socket inherits the listener's) count. Only a set size counts
- * (SOCK_RCVBUF_LOCK): a buffer the kernel tunes starts small and grows. */
+ * Decided before the client joins, where possible: at ACTIVE_ESTABLISHED
+ * the client reads its own buffer and its listener's (an accepted socket
+ * inherits the listener's), and stays off the map; its server then finds no
+ * record and stays off too. Checked again when the accepted socket is
+ * established, before it joins, for a listener's buffer set between the two:
+ * then the client, which joined first, leaves (leave.h), which it does only
+ * at a transmission that finds its psock empty, so it can stay a member for
+ * much of a transfer while its server streams to it. Nothing has been
+ * redirected to either end before that check, so nothing is in flight to a
+ * client that leaves (a member leaving later could have a redirect from its
+ * peer queued after its psock stopped, which the kernel drops). So only
+ * sizes set before connect(2) and on the listener count. Only a set size
+ * counts (SOCK_RCVBUF_LOCK): a buffer the kernel tunes starts small and
+ * grows. */
 #pragma once
 
 #include "kernel.h"

@@ -12,16 +12,17 @@ import (
 // listening stays off the map (bpf/c/small_buffers.h): the bound would
 // redirect less than a write at a time and send the rest by the member's
 // normal path, slower than plain TCP (0.66-0.74 x with the reader at 64 KiB).
-// The accepted socket never joins, the client, which joined first, leaves
-// once, nothing is redirected, and every byte arrives intact (exchange
-// checks), as it does between two plain groups with the same buffers. Only
-// the send buffers set small, or receive buffers above the threshold, is not
-// enough: that connection stays, redirecting within the bound.
-func TestBypassSmallBuffersLeaveTheMap(t *testing.T) {
+// The client sees its own buffer and its listener's before it joins, so
+// neither socket joins or leaves, nothing is redirected, and every byte
+// arrives intact (exchange checks), as it does between two plain groups with
+// the same buffers. Only the send buffers set small, or receive buffers above
+// the threshold, is not enough: that connection stays, redirecting within
+// the bound.
+func TestBypassSmallBuffersStayOffTheMap(t *testing.T) {
 	const n = 64 << 20
 	for _, c := range []struct {
 		name, sndbuf, rcvbuf string
-		leave                bool
+		offMap               bool
 	}{
 		{"both buffers 64 KiB", "65536", "65536", true},
 		{"receive buffers 64 KiB", "0", "65536", true},
@@ -46,7 +47,7 @@ func TestBypassSmallBuffersLeaveTheMap(t *testing.T) {
 			t.Logf("a redirected %d bytes (%d switches to the normal path, %d sockets left the map), b %d (%d, %d)",
 				ca.Bytes, ca.NormalPath, ca.LeftMap, cb.Bytes, cb.NormalPath, cb.LeftMap)
 			t.Logf("the sockops program ran %d times for the %d MiB", callbacks, n>>20)
-			if !c.leave {
+			if !c.offMap {
 				// Members ask for a callback at each segment they send.
 				if callbacks < n/(64<<10) {
 					t.Errorf("the sockops program ran %d times, fewer than the %d writes: were the members' callbacks asked for?", callbacks, n/(64<<10))
@@ -58,17 +59,18 @@ func TestBypassSmallBuffersLeaveTheMap(t *testing.T) {
 				checkRedirected(t, "group b", cb, n)
 				return
 			}
-			if ca.LeftMap != 0 || cb.LeftMap != 1 {
-				t.Errorf("sockets that left the map: a (accepted) %d, b (client) %d; want 0 and 1", ca.LeftMap, cb.LeftMap)
+			if ca.LeftMap != 0 || cb.LeftMap != 0 {
+				t.Errorf("sockets that left the map: a (accepted) %d, b (client) %d; want none: the client joined", ca.LeftMap, cb.LeftMap)
 			}
 			if ca.Bytes != 0 || cb.Bytes != 0 {
 				t.Errorf("%d and %d bytes redirected: the connection joined the map", ca.Bytes, cb.Bytes)
 			}
 			// Off the map a socket asks for no callback per segment: what
-			// runs is the two sockets' set-up and close, and the client's
-			// one transmission as a member (leave.h).
-			if callbacks > 100 {
-				t.Errorf("the sockops program ran %d times: the socket that left still has a callback per segment", callbacks)
+			// runs is the two sockets' set-up and close (20-21 runs; a
+			// client that joined and left ran 50-2,100 times, as it
+			// leaves only at a transmission that finds its psock empty).
+			if callbacks > 40 {
+				t.Errorf("the sockops program ran %d times: did a socket join the map?", callbacks)
 			}
 		})
 	}
