@@ -317,29 +317,41 @@ func (b *bench) hookLatency() {
 	}
 	syscall.Close(fd)
 	defer func() { sleeper.Process.Kill(); sleeper.Wait() }()
+	timed := func(c *exec.Cmd) float64 {
+		start := time.Now()
+		if err := c.Run(); err != nil {
+			fatal(fmt.Errorf("%s: %v", strings.Join(c.Args, " "), err))
+		}
+		return since(start)
+	}
 	hook := func(stage, status string) float64 {
 		c := b.cmd(b.bin, "hook", stage)
 		c.Stdin = strings.NewReader(fmt.Sprintf(`{"id":"bench-hook","status":%q,"pid":%d,"annotations":{"io.sockshim.ports":"3000","io.sockshim.bypass":"true"}}`, status, sleeper.Process.Pid))
-		start := time.Now()
-		if err := c.Run(); err != nil {
-			fatal(fmt.Errorf("hook %s: %v", stage, err))
-		}
-		return since(start)
+		return timed(c)
 	}
 	n := 200
 	if b.quick {
 		n = 20
 	}
-	var pre, post []float64
+	// Interleaved with the hook's runs, the machine's floor: a fork and
+	// exec of /bin/true, and of the same binary doing nothing
+	// (`sockshim version`: the Go runtime's start and the package
+	// initialisation every hook run pays first).
+	var pre, post, floor, start []float64
 	for i := 0; i < n; i++ {
 		pre = append(pre, hook("prestart", "created"))
 		post = append(post, hook("poststop", "stopped"))
+		floor = append(floor, timed(exec.Command("/bin/true")))
+		start = append(start, timed(b.cmd(b.bin, "version")))
 	}
-	sort.Float64s(pre)
-	sort.Float64s(post)
+	for _, vs := range [][]float64{pre, post, floor, start} {
+		sort.Float64s(vs)
+	}
 	b.s.add("hook/prestart/p50", pre[len(pre)/2])
 	b.s.add("hook/prestart/p99", pre[len(pre)*99/100])
 	b.s.add("hook/poststop/p50", post[len(post)/2])
+	b.s.add("hook/true/p50", floor[len(floor)/2])
+	b.s.add("hook/version/p50", start[len(start)/2])
 }
 
 // sweepSizes and sweepEnds are the socket buffer sizes and the ends they are

@@ -32,7 +32,8 @@ func main() {
 	}
 	b, err := newBench(abs, *quick)
 	if err != nil {
-		fatal(err)
+		fmt.Fprintln(os.Stderr, "bench: set up:", err)
+		os.Exit(1)
 	}
 	// A failure panics with benchFailure: clean up (containers, network
 	// namespaces, pins), then exit 1.

@@ -83,6 +83,8 @@ func (b *bench) report(rounds int) string {
 	fmt.Fprintf(&w, "| `podman run --rm ... true`, bridge network | %.1f |\n", m("start/bridge"))
 	fmt.Fprintf(&w, "| `sockshim hook prestart` (fork+exec included), p50 / p99 | %.2f / %.2f |\n", m("hook/prestart/p50"), m("hook/prestart/p99"))
 	fmt.Fprintf(&w, "| `sockshim hook poststop`, p50 | %.2f |\n", m("hook/poststop/p50"))
+	fmt.Fprintf(&w, "| the same binary doing nothing (`sockshim version`: fork, exec, Go runtime start, package initialisation), p50 | %.2f |\n", m("hook/version/p50"))
+	fmt.Fprintf(&w, "| fork and exec of `/bin/true`, p50 | %.2f |\n", m("hook/true/p50"))
 
 	fmt.Fprintf(&w, "\n## Targets\n\n| target | measured | |\n|---|---|---|\n")
 	check := func(name string, measured float64, ok bool, format string) {
@@ -113,6 +115,7 @@ func (b *bench) report(rounds int) string {
 	fmt.Fprintf(&w, "| (for reference: the hook's own share, hooked / no-op hook) | %.3f x | |\n", m("start/hooked")/m("start/noop-hook"))
 	check("hooked start below bridge (ms)", m("start/hooked"), m("start/hooked") < m("start/bridge"), "%.1f")
 	check("hook prestart p50 <= 2.5 ms", m("hook/prestart/p50"), m("hook/prestart/p50") <= 2.5, "%.2f")
+	fmt.Fprintf(&w, "| (for reference: prestart p50 less `sockshim version`'s, the hook's own work) | %.2f | |\n", m("hook/prestart/p50")-m("hook/version/p50"))
 	fmt.Fprintf(&w, "\nChart: [results.svg](results.svg). Command: `make bench` (as root).\n")
 	return w.String()
 }

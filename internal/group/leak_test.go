@@ -22,7 +22,7 @@ func TestNoLeaks(t *testing.T) {
 	var r testenv.BindLoopResult
 	testenv.Run(t, cg, 20*helperTimeout, &r, "bindloop", fmt.Sprint(testenv.Stress(100000, 1000000)), "3000")
 	if r.Failed != 0 {
-		t.Fatalf("%d of %d binds of 3000 failed", r.Failed, r.Cycles)
+		t.Fatalf("%d of %d binds of 3000 failed, the first at %s", r.Failed, r.Cycles, r.FirstError)
 	}
 	conns := testenv.Stress(10000, 100000)
 	srv := testenv.Start(t, cg, "churn", "listen", "127.0.0.1:0", fmt.Sprint(conns))
@@ -69,7 +69,7 @@ func TestNoLeaksUnderAll(t *testing.T) {
 	for _, port := range []string{"3000", "3001"} {
 		testenv.Run(t, cg, 20*helperTimeout, &r, "bindloop", "500000", port)
 		if r.Failed != 0 {
-			t.Fatalf("%d of %d binds of %s failed", r.Failed, r.Cycles, port)
+			t.Fatalf("%d of %d binds of %s failed, the first at %s", r.Failed, r.Cycles, port, r.FirstError)
 		}
 	}
 	after, err := testenv.MapSizes(e.bpffs)

@@ -229,6 +229,8 @@ func helperReuseport(args []string) error {
 type BindLoopResult struct {
 	Cycles int `json:"cycles"`
 	Failed int `json:"failed"`
+	// FirstError is the first failed bind's error and cycle, if any.
+	FirstError string `json:"first_error,omitempty"`
 }
 
 // bindloop N PORT: N cycles of socket+bind(0.0.0.0:PORT)+close, TCP and UDP.
@@ -251,7 +253,10 @@ func helperBindLoop(args []string) error {
 		if err != nil {
 			return err
 		}
-		if unix.Bind(fd, &unix.SockaddrInet4{Port: port}) != nil {
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
+			if res.Failed == 0 {
+				res.FirstError = fmt.Sprintf("cycle %d (%s): %v", i, map[int]string{unix.SOCK_STREAM: "tcp", unix.SOCK_DGRAM: "udp"}[typ], err)
+			}
 			res.Failed++
 		}
 		unix.Close(fd)
