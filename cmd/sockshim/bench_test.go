@@ -59,9 +59,10 @@ func TestBenchModesLeaveNothing(t *testing.T) {
 // on either end or both), both ends on one CPU so the
 // writer outruns the reader and flow control switches to the normal path and
 // back: the redirect must leave the reader's TCP the memory its window
-// promised, so no normal-path segment is dropped. A drop shows as a
-// retransmission of the writer (tcpi_total_retrans) that the reader did not
-// report as a duplicate (tcpi_dsack_dups); behind a small window a drop costs
+// promised, so no normal-path segment is dropped. A drop shows in the
+// reader's own count (SO_MEMINFO's drops: a shut window, a pruned queue) and
+// as a retransmission of the writer (tcpi_total_retrans) that the reader did
+// not report as a duplicate (tcpi_dsack_dups); behind a small window a drop costs
 // a retransmission timeout (the stream once ran at 0.13 x plain here, with
 // 50-80 retransmissions a second, in every run). Counted, not timed.
 //
@@ -97,10 +98,10 @@ func TestBenchStreamSmallReceiveBufferNoRetransmissions(t *testing.T) {
 	} {
 		bufs := c.bufs
 		name := strings.Join(bufs, " ")
-		var lost int64
+		var lost, dropped int64
 		for attempt := 1; attempt <= 3; attempt++ {
 			p, y := stream(name, bufs)
-			lost = y.Retransmits - y.SpuriousRetransmits
+			lost, dropped = y.Retransmits-y.SpuriousRetransmits, y.ReaderDrops
 			t.Logf("%s (attempt %d): bypass %.0f MB/s (plain %.0f), %d of %d bytes by TCP, %d retransmissions (%d spurious, reader dropped %d; plain %d, %d spurious, %d dropped)",
 				name, attempt, y.MBPerS, p.MBPerS, y.NormalPathBytes, y.Bytes, y.Retransmits, y.SpuriousRetransmits, y.ReaderDrops,
 				p.Retransmits, p.SpuriousRetransmits, p.ReaderDrops)
@@ -112,12 +113,12 @@ func TestBenchStreamSmallReceiveBufferNoRetransmissions(t *testing.T) {
 			} else if !c.offMap && y.NormalPathBytes >= y.Bytes {
 				t.Errorf("%s: TCP carried all %d bytes: nothing was redirected", name, y.Bytes)
 			}
-			if lost == 0 {
+			if lost == 0 && dropped == 0 {
 				break
 			}
 		}
-		if lost != 0 {
-			t.Errorf("%s: in each of 3 attempts the writer retransmitted segments the reader had dropped (%d in the last)", name, lost)
+		if lost != 0 || dropped != 0 {
+			t.Errorf("%s: in each of 3 attempts the reader dropped segments or the writer retransmitted (%d dropped, %d retransmitted in the last)", name, dropped, lost)
 		}
 	}
 }
