@@ -175,12 +175,11 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 		client_ref = bpf_map_lookup_elem(&bypass_peer_refs, &client);
 		if (!client_ref)
 			return SOCK_OPS_OK;
-		if (!listener_accepts_bypass(&key.local, key.local_port) ||
-		    rcvbuf_set_small_at_either_end(skops_tcp_sock(skops), client_ref->sk)) {
+		if (!listener_accepts_bypass(&key.local, key.local_port)) {
 			/* The client joined on a hint this end does not
-			 * confirm, or the listener's buffer was set small
-			 * after the client joined (small_buffers.h): it
-			 * leaves (leave.h). */
+			 * confirm (the listener's file, or its buffer set
+			 * small after the client joined: small_buffers.h):
+			 * it leaves (leave.h). */
 			client_ref->peer_left = 1;
 			return SOCK_OPS_OK;
 		}

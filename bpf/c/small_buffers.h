@@ -11,12 +11,12 @@
  * A small send buffer alone does not hurt: the reader's buffer, which the
  * kernel tunes, sets the bound.
  *
- * Decided before the client joins, where possible: at ACTIVE_ESTABLISHED
- * the client reads its own buffer and its listener's (an accepted socket
- * inherits the listener's), and stays off the map; its server then finds no
- * record and stays off too. Checked again when the accepted socket is
- * established, before it joins, for a listener's buffer set between the two:
- * then the client, which joined first, leaves (leave.h), which it does only
+ * Decided before the client joins: at ACTIVE_ESTABLISHED the client reads
+ * its own buffer and its listener's (an accepted socket inherits the
+ * listener's), and stays off the map; its server then finds no record and
+ * stays off too. The accepted socket checks its listener again before it
+ * joins (listeners.h), for a buffer set between the two: then the client,
+ * which joined first, leaves (leave.h), which it does only
  * at a transmission that finds its psock empty, so it can stay a member for
  * much of a transfer while its server streams to it. Nothing has been
  * redirected to either end before that check, so nothing is in flight to a
@@ -38,15 +38,4 @@
 static __always_inline int rcvbuf_set_small(struct sock *sk)
 {
 	return (sk->sk_userlocks & SOCK_RCVBUF_LOCK) && sk->sk_rcvbuf <= SMALL_BUFFER;
-}
-
-/* Whether either of the two sockets has its receive buffer set small. The
- * client is read through its record's unreferenced kptr (kernel.h). */
-static __always_inline int rcvbuf_set_small_at_either_end(struct tcp_sock *server, struct tcp_sock *client)
-{
-	struct sock *s = (void *)server, *c = (void *)client;
-
-	if (!s || !c)
-		return 0;
-	return rcvbuf_set_small(s) || rcvbuf_set_small(c);
 }

@@ -88,6 +88,9 @@ func TestSemantics(t *testing.T) {
 		// Flow control switches between the paths at every few writes
 		// into a 64 KiB buffer, seldom into an 8 MiB one.
 		{"bulk-small", "blocking"}, {"bulk-small", "nonblocking"}, {"bulk-small", "turned-blocking"},
+		// A client SO_RCVBUF of 64 KiB keeps the connection off the map
+		// whatever the style (bpf/c/small_buffers.h).
+		{"bulk-tiny", "blocking"}, {"bulk-tiny", "nonblocking"},
 		{"bulk-large", "blocking"}, {"bulk-large", "nonblocking"},
 	} {
 		t.Run(c.row+"/"+c.style, func(t *testing.T) {
@@ -108,6 +111,12 @@ func TestSemantics(t *testing.T) {
 				// Even non-blocking, a low-water mark is not honoured by
 				// the sockmap path (epoll wakes below it), so such a
 				// socket keeps plain TCP: no counter to expect.
+			case c.row == "bulk-tiny":
+				// The client sees its own small buffer before it joins,
+				// so neither socket joins: nothing redirected either way.
+				if ca.Bytes != 0 || cb.Bytes != 0 {
+					t.Errorf("a connection with a 64 KiB receive buffer was redirected: server group %d bytes, client group %d", ca.Bytes, cb.Bytes)
+				}
 			case c.style == "nonblocking":
 				// The server's replies are redirected. The client's
 				// one-line request may go before the server has

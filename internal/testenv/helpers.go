@@ -245,9 +245,9 @@ func helperBindLoop(args []string) error {
 	}
 	res := BindLoopResult{Cycles: n}
 	for i := 0; i < n; i++ {
-		typ := unix.SOCK_STREAM
+		typ, proto := unix.SOCK_STREAM, "tcp"
 		if i%2 == 1 {
-			typ = unix.SOCK_DGRAM
+			typ, proto = unix.SOCK_DGRAM, "udp"
 		}
 		fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -255,7 +255,7 @@ func helperBindLoop(args []string) error {
 		}
 		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port}); err != nil {
 			if res.Failed == 0 {
-				res.FirstError = fmt.Sprintf("cycle %d (%s): %v", i, map[int]string{unix.SOCK_STREAM: "tcp", unix.SOCK_DGRAM: "udp"}[typ], err)
+				res.FirstError = fmt.Sprintf("cycle %d (%s): %v", i, proto, err)
 			}
 			res.Failed++
 		}

@@ -15,9 +15,9 @@ observed: first recv size, total, sha256, error class ("" if none), and what
 plain TCP must give (want, want_sha). A try that stalls ends the run with
 error "timeout" (watchdog), never a stuck test.
 
-ROW: waitall, rcvlowat, signal, splice, threads, and bulk-small and
-bulk-large: a bulk transfer read to EOF by a client whose SO_RCVBUF is
-256 KiB or 8 MiB (set before connect, so the window starts from it).
+ROW: waitall, rcvlowat, signal, splice, threads, and bulk-tiny, bulk-small
+and bulk-large: a bulk transfer read to EOF by a client whose SO_RCVBUF is
+64 KiB, 256 KiB or 8 MiB (set before connect, so the window starts from it).
 STYLE: blocking (no timeout), nonblocking (setblocking(False) before connect,
 waits with selectors), turned-blocking (create_connection(timeout=5), which
 is O_NONBLOCK at the OS level, then settimeout(None) before any byte moves).
@@ -49,9 +49,9 @@ TRY_TIMEOUT = 5.0    # seconds a try may take before it counts as hung
 BULK = 4 << 20       # bulk rows: bytes per try
 # ... and the client's SO_RCVBUF in each (the kernel doubles it, and caps
 # the request at net.core.rmem_max). The small one is one the bypass still
-# carries: with 64 KiB or less the connection stays off the map
+# carries; with the tiny one, 64 KiB, the connection stays off the map
 # (bpf/c/small_buffers.h).
-RCVBUF = {"bulk-small": 256 << 10, "bulk-large": 8 << 20}
+RCVBUF = {"bulk-tiny": 64 << 10, "bulk-small": 256 << 10, "bulk-large": 8 << 20}
 
 
 def payload(n, seed):
@@ -321,7 +321,7 @@ def row_threads(c, i, r):
 
 ROWS = {"waitall": row_waitall, "rcvlowat": row_rcvlowat, "signal": row_signal,
         "splice": row_splice, "threads": row_threads,
-        "bulk-small": row_bulk, "bulk-large": row_bulk}
+        "bulk-tiny": row_bulk, "bulk-small": row_bulk, "bulk-large": row_bulk}
 
 
 def client(addr, row, style, tries):
