@@ -16,7 +16,8 @@ The reference experiment (--mode rtt, the default): one client, one echo
 server, one TCP connection, N requests of BYTES bytes, each echoed back in
 full before the next; the mean round-trip time is the total of the
 per-request times divided by N. Client and server are two processes, each in
-its own sockshim run group, on one locked OS thread pinned to a CPU, with
+its own sockshim run group and session (as two runc containers are), on one
+locked OS thread pinned to a CPU, with
 non-blocking sockets waited on with epoll (the bypass takes only non-blocking
 sockets) and raw syscalls, so the figure is the kernel's path, not Go's
 scheduler or netpoller. Every mode's ends work this way.
@@ -42,6 +43,9 @@ the closed sockets the kernel still held at the end (from /proc/slabinfo).
                    CPU 0; in a VM a wakeup across CPUs can cost more than the
                    whole loopback path)
   --rounds R       interleaved rounds (default 1)
+  --one-session    both ends in this command's session, one scheduling group
+                   under autogroup (default: each end leads its own, as two
+                   runc containers do)
   --json           rtt: {"plain": R, "bypass": R, "unix": R, "placement": P}
                    with R = {mean_us, p50_us, p99_us, p999_us, requests, size};
                    stream: R = {mb_per_s, bytes, write_size, seconds, retransmits,
@@ -64,6 +68,7 @@ func cmdBench(args []string) int {
 	fs.IntVar(&o.Rcvbuf, "rcvbuf", 0, "")
 	cpus := fs.String("cpus", "0,0", "")
 	fs.IntVar(&o.Rounds, "rounds", 1, "")
+	fs.BoolVar(&o.OneSession, "one-session", false, "")
 	asJSON := fs.Bool("json", false, "")
 	opts := cmdline.AddOptions(fs)
 	if code, ok := cmdline.Parse(fs, benchUsage, args); !ok {

@@ -29,6 +29,7 @@ type Options struct {
 	Sndbuf, Rcvbuf       int // stream: SO_SNDBUF of the writer, SO_RCVBUF of the reader; 0: the kernel's tuning
 	ClientCPU, ServerCPU int
 	Rounds               int
+	OneSession           bool   // both ends in the caller's session (one scheduling group), not one each
 	Self                 string // the sockshim binary, whose __bench-* commands are the ends
 	BPFFS, StateDir      string // where the ends' `sockshim run` groups live
 	Progress             io.Writer
@@ -115,14 +116,23 @@ type bencher struct {
 }
 
 func (b *bencher) placement() string {
+	where := fmt.Sprintf("client pinned to CPU %d, server to CPU %d", b.ClientCPU, b.ServerCPU)
 	if b.ClientCPU == b.ServerCPU {
-		return fmt.Sprintf("client and server both pinned to CPU %d", b.ClientCPU)
+		where = fmt.Sprintf("client and server both pinned to CPU %d", b.ClientCPU)
 	}
-	return fmt.Sprintf("client pinned to CPU %d, server to CPU %d", b.ClientCPU, b.ServerCPU)
+	if b.OneSession {
+		return where + ", in one session"
+	}
+	return where + ", each in its own session"
 }
 
 // command returns one end: under `sockshim run` in its own group for the
-// TCP variants (with --bypass for "bypass"), directly for AF_UNIX.
+// TCP variants (with --bypass for "bypass"), directly for AF_UNIX. Each end
+// leads a session of its own, as runc makes every container's first process
+// do, unless OneSession: with autogroup scheduling
+// (kernel.sched_autogroup_enabled) a session is a scheduling group, and two
+// ends sharing one crowd out the kernel's workers on their CPU, which then
+// free closed bypass sockets late (README, "Connection rate").
 func (b *bencher) command(variant, role string, end ...string) *exec.Cmd {
 	argv := end
 	if variant != "unix" {
@@ -134,6 +144,7 @@ func (b *bencher) command(variant, role string, end ...string) *exec.Cmd {
 	}
 	cmd := exec.Command(b.Self, argv...)
 	cmd.Stderr = b.Progress
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: !b.OneSession}
 	return cmd
 }
 
