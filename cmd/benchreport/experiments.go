@@ -337,21 +337,21 @@ func (b *bench) hookLatency() {
 	// exec of /bin/true, and of the same binary doing nothing
 	// (`sockshim version`: the Go runtime's start and the package
 	// initialisation every hook run pays first).
-	var pre, post, floor, start []float64
+	var pre, post, trueRuns, versionRuns []float64
 	for i := 0; i < n; i++ {
 		pre = append(pre, hook("prestart", "created"))
 		post = append(post, hook("poststop", "stopped"))
-		floor = append(floor, timed(exec.Command("/bin/true")))
-		start = append(start, timed(b.cmd(b.bin, "version")))
+		trueRuns = append(trueRuns, timed(exec.Command("/bin/true")))
+		versionRuns = append(versionRuns, timed(b.cmd(b.bin, "version")))
 	}
-	for _, vs := range [][]float64{pre, post, floor, start} {
+	for _, vs := range [][]float64{pre, post, trueRuns, versionRuns} {
 		sort.Float64s(vs)
 	}
 	b.s.add("hook/prestart/p50", pre[len(pre)/2])
 	b.s.add("hook/prestart/p99", pre[len(pre)*99/100])
 	b.s.add("hook/poststop/p50", post[len(post)/2])
-	b.s.add("hook/true/p50", floor[len(floor)/2])
-	b.s.add("hook/version/p50", start[len(start)/2])
+	b.s.add("hook/true/p50", trueRuns[len(trueRuns)/2])
+	b.s.add("hook/version/p50", versionRuns[len(versionRuns)/2])
 }
 
 // sweepSizes and sweepEnds are the socket buffer sizes and the ends they are

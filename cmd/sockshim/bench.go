@@ -17,10 +17,10 @@ server, one TCP connection, N requests of BYTES bytes, each echoed back in
 full before the next; the mean round-trip time is the total of the
 per-request times divided by N. Client and server are two processes, each in
 its own sockshim run group and session (as two runc containers are), on one
-locked OS thread pinned to a CPU, with
-non-blocking sockets waited on with epoll (the bypass takes only non-blocking
-sockets) and raw syscalls, so the figure is the kernel's path, not Go's
-scheduler or netpoller. Every mode's ends work this way.
+locked OS thread pinned to a CPU, with non-blocking sockets waited on with
+epoll (the bypass takes only non-blocking sockets) and raw syscalls, so the
+figure is the kernel's path, not Go's scheduler or netpoller. Every mode's
+ends work this way.
 Three variants run one after the other in each round: plain loopback (groups
 without the bypass), bypass (both groups with --bypass) and AF_UNIX stream
 sockets (the floor of kernel socket IPC). With several rounds the run with

@@ -30,15 +30,15 @@ func TestBenchEndsLeadTheirOwnSession(t *testing.T) {
 		}
 		pid, _ := strconv.Atoi(f[0])
 		sid, _ := strconv.Atoi(f[1])
-		want := pid
+		want, says := pid, "each in its own session"
 		if one {
-			want = ownSID
+			want, says = ownSID, "in one session"
 		}
 		if sid != want {
 			t.Errorf("one session %v: end %d in session %d, want %d (the test's is %d)", one, pid, sid, want, ownSID)
 		}
-		if !strings.Contains(b.placement(), map[bool]string{false: "each in its own session", true: "in one session"}[one]) {
-			t.Errorf("one session %v: placement %q does not say so", one, b.placement())
+		if !strings.Contains(b.placement(), says) {
+			t.Errorf("one session %v: placement %q does not say %q", one, b.placement(), says)
 		}
 	}
 }
