@@ -32,23 +32,17 @@ func (k *Kernel) syncHostAddrs() error {
 	if err != nil {
 		return err
 	}
-	var key [16]byte
-	var val uint8
 	var stale [][16]byte
-	it := m.Iterate()
-	for it.Next(&key, &val) {
+	if err := forEach(m, func(key [16]byte, _ uint8) {
 		if !want[key] {
 			stale = append(stale, key)
 		}
 		delete(want, key)
-	}
-	if err := it.Err(); err != nil {
+	}); err != nil {
 		return fmt.Errorf("read %s: %w", mapHostAddrs, err)
 	}
-	for _, key := range stale {
-		if err := m.Delete(key); err != nil {
-			return fmt.Errorf("remove stale host address: %w", err)
-		}
+	if err := deleteKeys(m, stale); err != nil {
+		return fmt.Errorf("remove stale host addresses: %w", err)
 	}
 	for key := range want {
 		if err := m.Update(key, uint8(1), ebpf.UpdateAny); err != nil {

@@ -104,16 +104,10 @@ func (k *Kernel) Holders() (map[HostPort]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	var (
-		key    portmapHostPort
-		holder uint64
-		out    = map[HostPort]uint64{}
-	)
-	it := m.Iterate()
-	for it.Next(&key, &holder) {
+	out := map[HostPort]uint64{}
+	if err := forEach(m, func(key portmapHostPort, holder uint64) {
 		out[HostPort{Proto: protoName(key.Proto), Port: key.Port}] = holder
-	}
-	if err := it.Err(); err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("read %s: %w", mapHolders, err)
 	}
 	return out, nil

@@ -49,7 +49,7 @@ func TestProgramTableMatchesObjects(t *testing.T) {
 	}
 }
 
-func openTestKernel(t *testing.T) *Kernel {
+func openTestKernel(t testing.TB) *Kernel {
 	t.Helper()
 	root := testenv.BPFFS(t)
 	k, err := Open(root)

@@ -17,16 +17,11 @@ func (k *Kernel) Mappings(id uint64) ([]ports.Mapping, error) {
 		return nil, err
 	}
 	var out []ports.Mapping
-	var key portmapPortKey
-	var host uint16
-	it := toHost.Iterate()
-	for it.Next(&key, &host) {
-		if key.GroupId != id {
-			continue
+	if err := forEach(toHost, func(key portmapPortKey, host uint16) {
+		if key.GroupId == id {
+			out = append(out, ports.Mapping{Proto: protoName(key.Proto), Port: key.Port, HostPort: host})
 		}
-		out = append(out, ports.Mapping{Proto: protoName(key.Proto), Port: key.Port, HostPort: host})
-	}
-	if err := it.Err(); err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("read %s: %w", mapVirtualToHost, err)
 	}
 	slices.SortFunc(out, func(a, b ports.Mapping) int {

@@ -59,24 +59,16 @@ func removeGroupOwned[K any, V groupOwned](k *Kernel, name string, groupID uint6
 // deleteWhere deletes the entries of m for which match holds: the keys are
 // read first, then deleted, as iterating while deleting may skip keys.
 func deleteWhere[K, V any](m *ebpf.Map, match func(K, V) bool) error {
-	var (
-		key   K
-		value V
-		stale []K
-	)
-	it := m.Iterate()
-	for it.Next(&key, &value) {
+	var stale []K
+	if err := forEach(m, func(key K, value V) {
 		if match(key, value) {
 			stale = append(stale, key)
 		}
-	}
-	if err := it.Err(); err != nil {
+	}); err != nil {
 		return fmt.Errorf("read: %w", err)
 	}
-	for _, key := range stale {
-		if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("delete: %w", err)
-		}
+	if err := deleteKeys(m, stale); err != nil {
+		return fmt.Errorf("delete: %w", err)
 	}
 	return nil
 }
