@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sockshim/sockshim/bpf"
 	"github.com/sockshim/sockshim/internal/ports"
 	"github.com/sockshim/sockshim/internal/records"
 	"github.com/sockshim/sockshim/internal/testenv"
@@ -123,6 +124,42 @@ func TestFixedHostPortTakenIsRefused(t *testing.T) {
 		Ports: []ports.Mapping{{Proto: "tcp", Port: 80, HostPort: 18082}}}, testPool)
 	if err == nil || !strings.Contains(err.Error(), "18082") || !strings.Contains(err.Error(), "holder") {
 		t.Fatalf("setup with another group's host port: %v, want an error naming 18082 and holder", err)
+	}
+}
+
+// The kernel's claims decide which host ports are held, also a group's
+// without a record (an `all` group's bind, or a record lost): the pool skips
+// them, a fixed port among them is refused, and none of them is released.
+func TestPoolSkipsPortsClaimedInTheKernel(t *testing.T) {
+	e := newEnv(t)
+	const other = 1 << 40 // no cgroup has this id
+	pool := Pool{Low: 20100, High: 20199}
+	for port := pool.Low; port < pool.Low+10; port++ {
+		if holder, err := e.k.ClaimHostPort("tcp", port, other); err != nil || holder != other {
+			t.Fatalf("claim %d for another group: held by %d, %v", port, holder, err)
+		}
+	}
+	rec, _ := e.setUp(t, records.Record{ID: "pooled", Ports: []ports.Mapping{tcp(3000), udp(53)}}, pool)
+	if h := hostPort(t, rec, "tcp", 3000); h != pool.Low+10 {
+		t.Errorf("tcp host port %d, want %d, the first not claimed", h, pool.Low+10)
+	}
+	if h := hostPort(t, rec, "udp", 53); h != pool.Low {
+		t.Errorf("udp host port %d, want %d: the claims were tcp's", h, pool.Low)
+	}
+	cg := testenv.Cgroup(t, e.parent, "fixed")
+	_, err := Setup(e.k, e.store, records.Record{ID: "fixed", Cgroup: cg,
+		Ports: []ports.Mapping{{Proto: "tcp", Port: 80, HostPort: pool.Low + 3}}}, pool)
+	if err == nil || !strings.Contains(err.Error(), "20103/tcp is already taken by another group (cgroup id 1099511627776)") {
+		t.Fatalf("fixed host port claimed in the kernel: %v, want it refused naming the holder's cgroup id", err)
+	}
+	holders, err := e.k.Holders()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for port := pool.Low; port < pool.Low+10; port++ {
+		if h := holders[bpf.HostPort{Proto: "tcp", Port: port}]; h != other {
+			t.Errorf("host port %d/tcp held by %d after the set-ups, want %d", port, h, uint64(other))
+		}
 	}
 }
 
