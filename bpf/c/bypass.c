@@ -194,7 +194,15 @@ int bypass_track_established(struct bpf_sock_ops *skops)
 			client_ref->peer_left = 1;
 		return SOCK_OPS_OK;
 	}
-	record_member(skops, &key, cfg->group_id);
+	if (!record_member(skops, &key, cfg->group_id)) {
+		/* No record (the record map full, or no memory for one): a
+		 * member its peer cannot find and that no callback would make
+		 * leave, while the sockmap receive path reads it (read_guard.h).
+		 * Off the map again, and its client with it. */
+		bpf_map_delete_elem(&bypass_sockets, &key);
+		if (client_ref)
+			client_ref->peer_left = 1;
+	}
 	return SOCK_OPS_OK;
 }
 

@@ -65,19 +65,20 @@ struct {
 } bypass_peer_refs SEC(".maps");
 
 /* Records the socket of skops as the member of key and asks for its state
- * changes, so that the record goes when the socket closes. */
-static __always_inline void record_member(struct bpf_sock_ops *skops, struct sock_key *key, __u64 group_id)
+ * changes, so that the record goes when the socket closes; returns whether
+ * it did. */
+static __always_inline int record_member(struct bpf_sock_ops *skops, struct sock_key *key, __u64 group_id)
 {
 	struct peer_ref ref = {.group_id = group_id}, *r;
 	struct tcp_sock *tp = skops_tcp_sock(skops);
 
 	if (!tp)
-		return;
+		return 0;
 	if (bpf_map_update_elem(&bypass_peer_refs, key, &ref, BPF_ANY))
-		return;
+		return 0;
 	r = bpf_map_lookup_elem(&bypass_peer_refs, key);
 	if (!r)
-		return;
+		return 0;
 	r->sk = tp;
 	/* State changes: to remove the record on close. Every segment on the
 	 * slow path: to see a peer that closed behind a zero window
@@ -89,6 +90,7 @@ static __always_inline void record_member(struct bpf_sock_ops *skops, struct soc
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG |
 						 BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG |
 						 BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+	return 1;
 }
 
 /* The peer's socket, or NULL when the peer has no record (not a member, or
