@@ -38,10 +38,10 @@ func forEachBatch[K, V any](m *ebpf.Map, batch int, fn func(K, V)) error {
 		values = make([]V, 2*len(values))
 	}
 	var cursor ebpf.MapBatchCursor
-	for {
+	for first := true; ; first = false {
 		n, err := m.BatchLookup(&cursor, keys, values, nil)
 		switch {
-		case errors.Is(err, ebpf.ErrNotSupported):
+		case errors.Is(err, ebpf.ErrNotSupported) && first:
 			return forEachByKey(m, fn)
 		case errors.Is(err, unix.ENOSPC) && len(keys) < int(m.MaxEntries()):
 			// One hash bucket holds more entries than a batch: none
