@@ -39,23 +39,24 @@ const kernelReportEnd = "---[ end trace"
 func judgeKernelMessages(msgs []string) (problems, known []string) {
 	var current *knownKernelRace // the open report's race, if it is a known one
 	for _, msg := range msgs {
-		switch {
-		case strings.Contains(msg, kernelReportEnd):
+		if strings.Contains(msg, kernelReportEnd) {
 			current = nil
-		case !kernelProblem(msg):
-		case strings.Contains(msg, kernelTraceMark):
-			if current != nil {
-				known = append(known, msg)
-			} else {
-				problems = append(problems, msg)
-			}
-		default: // a report's first line
+			continue
+		}
+		if !kernelProblem(msg) {
+			continue
+		}
+		line := msg
+		if !strings.Contains(msg, kernelTraceMark) { // a report's first line
 			current = knownRace(msg)
 			if current != nil {
-				known = append(known, msg+": "+current.why)
-			} else {
-				problems = append(problems, msg)
+				line = msg + ": " + current.why
 			}
+		}
+		if current != nil {
+			known = append(known, line)
+		} else {
+			problems = append(problems, msg)
 		}
 	}
 	return problems, known

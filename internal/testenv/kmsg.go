@@ -12,7 +12,7 @@ import (
 // Kernel log lines that mean the kernel hit a bug: a sockmap or psock bug
 // shows as a WARNING with a call trace, a BUG, or a corruption report.
 var kernelProblemMarks = []string{
-	"WARNING:", "BUG:", "Oops", "general protection fault", "Call Trace:",
+	"WARNING:", "BUG:", "Oops", "general protection fault", kernelTraceMark,
 	"refcount_t:", "UBSAN:", "KASAN:", "list_add corruption", "list_del corruption",
 }
 
